@@ -1,0 +1,122 @@
+"""Composition root: builds the runtime, the aiohttp server and its background workers.
+
+The only module of `bot/` that imports `handlers/`: each platform's `mount()` adds its routes and
+returns the Notifier the delivery worker posts through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy import func, select
+
+from bot import metrics
+from bot.clock import Clock, as_utc
+from bot.config import Settings
+from bot.delivery import DeliveryWorker, Notifier
+from bot.dispatch import Dispatcher
+from bot.runtime import Runtime
+from storage.db import make_engine, ping, read_scope, upgrade
+from storage.models import Outbox, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything a front door needs: the runtime, the dispatcher and the delivery worker."""
+
+    rt: Runtime
+    dispatcher: Dispatcher
+    worker: DeliveryWorker
+    background: list = field(default_factory=list)
+
+
+SERVICES = web.AppKey("npsbot_services", Services)
+
+
+def build_runtime(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Runtime:
+    if migrate:
+        upgrade(settings.database_url)
+    return Runtime(engine=make_engine(settings.database_url), settings=settings, clock=clock or Clock())
+
+
+def build_services(rt: Runtime, notifiers: dict[str, Notifier] | None = None) -> Services:
+    from bot.digest import build_digest_for
+
+    worker = DeliveryWorker(rt, dict(notifiers or {}), digest_builder=build_digest_for)
+    rt.wake = worker.wake
+    return Services(rt=rt, dispatcher=Dispatcher(rt), worker=worker)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    rt = request.app[SERVICES].rt
+    ok = await asyncio.to_thread(ping, rt.engine)
+    return web.json_response({"database": "ok" if ok else "unavailable"}, status=200 if ok else 503)
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    rt = request.app[SERVICES].rt
+
+    def outbox_state() -> tuple[int, object]:
+        with read_scope(rt.engine) as s:
+            return s.execute(
+                select(func.count(), func.min(Outbox.created_at)).where(Outbox.status == OutboxStatus.PENDING)
+            ).one()
+
+    try:
+        depth, oldest = await asyncio.to_thread(outbox_state)
+        metrics.OUTBOX_DEPTH.set(depth)
+        metrics.OUTBOX_OLDEST.set((rt.clock.now() - as_utc(oldest)).total_seconds() if oldest else 0)
+    except Exception:  # noqa: BLE001 - metrics must answer even when the database does not
+        log.warning("metrics.outbox_unavailable")
+    return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def build_app(services: Services, *, with_platforms: bool = True, run_workers: bool = True) -> web.Application:
+    """The `npsbot serve` application: webhooks, health, metrics, and the configured platforms."""
+    from handlers import connectors, webhooks
+
+    app = web.Application(client_max_size=2 * 1024 * 1024)
+    app[SERVICES] = services
+    app[webhooks.RUNTIME] = services.rt
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_view)
+    webhooks.mount(app)
+    connectors.mount(app)
+    settings = services.rt.settings
+    if with_platforms and settings.slack_enabled:
+        from handlers.slack import mount as mount_slack
+
+        services.worker.notifiers["slack"] = mount_slack(app, services)
+    if with_platforms and settings.teams_enabled:
+        from handlers.teams import mount as mount_teams
+
+        services.worker.notifiers["teams"] = mount_teams(app, services)
+
+    if run_workers:
+        app.cleanup_ctx.append(_background(services))
+    return app
+
+
+def _background(services: Services):
+    async def ctx(app: web.Application):
+        from bot.scheduler import start_scheduler
+
+        worker_task = asyncio.create_task(services.worker.run(), name="outbox-worker")
+        scheduler = await start_scheduler(services)
+        yield
+        if scheduler is not None:
+            await scheduler.stop()
+        await services.worker.stop()
+        worker_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker_task
+
+    return ctx

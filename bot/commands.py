@@ -1,0 +1,240 @@
+"""The one Command model, parsed from the chat command grammar of interface.md.
+
+Every door (Slack `/nps`, a Teams message, a button, a modal, a reaction, a shell line) builds a
+`Command`; the dispatcher is the only place that acts on it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.errors import CommandError
+from storage.models import Outcome
+
+
+class Verb(StrEnum):
+    HELP = "help"
+    SCORE = "score"
+    OPEN = "open"
+    UNCLAIMED = "unclaimed"
+    MINE = "mine"
+    SHOW = "show"
+    CLAIM = "claim"
+    ASSIGN = "assign"
+    NOTE = "note"
+    CLOSE = "close"
+    REOPEN = "reopen"
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    DIGEST_NOW = "digest now"
+    DIGEST_SCHEDULE = "digest schedule"
+    DIGEST_OFF = "digest off"
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+PERIODS = {"7d": 7, "30d": 30, "90d": 90}
+
+# Reactions name their verb here, not in the platform handlers.
+REACTION_VERBS: dict[str, Verb] = {"eyes": Verb.CLAIM, "white_check_mark": Verb.CLOSE}
+
+HELP_LINES: tuple[tuple[str, str], ...] = (
+    ("help", "lists the commands"),
+    ("score [7d|30d|90d] [segment=S]", "NPS with counts, margin of error and change"),
+    ("open · unclaimed · mine", "follow-ups not closed · with no claimant · claimed by me"),
+    ("show N", "one follow-up with its response, history, notes and audit trail"),
+    ("claim N", "take follow-up #N"),
+    ("assign N @user", "give follow-up #N to someone"),
+    ("note N text", "add a note to #N"),
+    ("close N [resolved|recovered|unreachable|churned|no-action] [text]", "close #N with an outcome"),
+    ("reopen N", "reopen a closed follow-up"),
+    ("subscribe alerts [segment=S] [max_score=6]", "post detractor alerts in this channel"),
+    ("unsubscribe alerts", "stop alerts in this channel"),
+    ("digest now · digest schedule mon 09:00 [Europe/Berlin] · digest off", "this channel's digest"),
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A parsed request: the verb and whichever arguments it takes."""
+
+    verb: Verb
+    number: int | None = None
+    text: str | None = None
+    outcome: Outcome | None = None
+    period_days: int = 30
+    segment: str | None = None
+    max_score: int = 6
+    assignee: str | None = None
+    weekday: str | None = None
+    time: str | None = None
+    timezone: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+_MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|([^>]*))?>$")
+
+
+def _number(token: str | None, verb: str) -> int:
+    if token is None:
+        raise CommandError(f"`{verb}` needs a follow-up number, e.g. `{verb} 12`.")
+    digits = token[1:] if token.startswith("#") else token
+    if not digits.isdigit() or int(digits) == 0 or len(digits) > 9:
+        raise CommandError(f"`{token}` is not a follow-up number; use the number shown as #N.")
+    return int(digits)
+
+
+def _options(tokens: list[str], allowed: set[str], verb: str) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for token in tokens:
+        key, sep, value = token.partition("=")
+        if not sep or key not in allowed or not value:
+            names = ", ".join(f"`{a}=…`" for a in sorted(allowed))
+            raise CommandError(f"`{verb}` does not understand `{token}`; it takes {names}.")
+        options[key] = value
+    return options
+
+
+def _split(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+def parse_command(text: str) -> Command:
+    """Parse a chat command (`claim 12`, `score 7d segment=renewal`, ...).
+
+    Raises:
+        CommandError: naming what was wrong, for the help to show.
+    """
+    text = (text or "").strip()
+    if text.lower().startswith("/nps"):
+        text = text[4:].strip()
+    if not text:
+        return Command(Verb.HELP)
+    head, _, rest = text.partition(" ")
+    word = head.lower()
+    rest = rest.strip()
+    tokens = _split(rest) if rest else []
+
+    if word in ("help", "?"):
+        return Command(Verb.HELP)
+    if word == "score":
+        period = 30
+        seg = None
+        for token in tokens:
+            if token.lower() in PERIODS:
+                period = PERIODS[token.lower()]
+            else:
+                seg = _options([token], {"segment"}, "score")["segment"]
+        return Command(Verb.SCORE, period_days=period, segment=seg)
+    if word in ("open", "unclaimed", "mine"):
+        if tokens:
+            raise CommandError(f"`{word}` takes no arguments.")
+        return Command(Verb(word))
+    if word in ("show", "claim", "reopen"):
+        if len(tokens) > 1:
+            raise CommandError(f"`{word}` takes just a follow-up number, e.g. `{word} 12`.")
+        return Command(Verb(word), number=_number(tokens[0] if tokens else None, word))
+    if word == "assign":
+        number = _number(tokens[0] if tokens else None, word)
+        if len(tokens) != 2:
+            raise CommandError("`assign` needs a number and a person, e.g. `assign 12 @maria`.")
+        return Command(Verb.ASSIGN, number=number, assignee=tokens[1])
+    if word == "note":
+        parts = rest.split(None, 1)
+        number = _number(parts[0] if parts else None, word)
+        note = parts[1].strip() if len(parts) > 1 else ""
+        if not note:
+            raise CommandError("`note` needs some text, e.g. `note 12 called, will follow up Friday`.")
+        return Command(Verb.NOTE, number=number, text=note)
+    if word == "close":
+        parts = rest.split(None, 2)
+        number = _number(parts[0] if parts else None, word)
+        outcome = Outcome.RESOLVED
+        note_parts = parts[1:]
+        if note_parts:
+            try:
+                outcome = Outcome(note_parts[0].lower())
+                note_parts = note_parts[1:]
+            except ValueError:
+                # Without a known outcome word, everything after the number is the note.
+                pass
+        note = " ".join(note_parts).strip() or None
+        return Command(Verb.CLOSE, number=number, outcome=outcome, text=note)
+    if word in ("subscribe", "unsubscribe"):
+        if not tokens or tokens[0].lower() != "alerts":
+            raise CommandError(f"Did you mean `{word} alerts`?")
+        if word == "unsubscribe":
+            if len(tokens) > 1:
+                raise CommandError("`unsubscribe alerts` takes no options.")
+            return Command(Verb.UNSUBSCRIBE)
+        opts = _options(tokens[1:], {"segment", "max_score"}, "subscribe alerts")
+        max_score = 6
+        if "max_score" in opts:
+            raw = opts["max_score"]
+            if not raw.isdigit() or not 0 <= int(raw) <= 10:
+                raise CommandError(f"`max_score={raw}` must be a whole number from 0 to 10.")
+            max_score = int(raw)
+        return Command(Verb.SUBSCRIBE, segment=opts.get("segment"), max_score=max_score)
+    if word == "digest":
+        sub = tokens[0].lower() if tokens else ""
+        if sub == "now" and len(tokens) == 1:
+            return Command(Verb.DIGEST_NOW)
+        if sub == "off" and len(tokens) == 1:
+            return Command(Verb.DIGEST_OFF)
+        if sub == "schedule":
+            return _digest_schedule(tokens[1:])
+        raise CommandError("`digest` takes `now`, `schedule mon 09:00 [Europe/Berlin]` or `off`.")
+    raise CommandError(f"I don't know the command `{head}`.")
+
+
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def _digest_schedule(tokens: list[str]) -> Command:
+    example = "e.g. `digest schedule mon 09:00 Europe/Berlin`"
+    if len(tokens) not in (2, 3):
+        raise CommandError(f"`digest schedule` needs a weekday and a time, {example}.")
+    day = tokens[0].lower()[:3]
+    if day not in WEEKDAYS or not tokens[0].isalpha():
+        raise CommandError(f"`{tokens[0]}` is not a weekday; use mon, tue, wed, thu, fri, sat or sun.")
+    match = _TIME.match(tokens[1])
+    if not match:
+        raise CommandError(f"`{tokens[1]}` is not a time of day; use 24-hour HH:MM, {example}.")
+    tz = None
+    if len(tokens) == 3:
+        tz = tokens[2]
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise CommandError(
+                f"`{tz}` is not a time zone I know; use an IANA name like Europe/Berlin."
+            ) from None
+    hhmm = f"{int(match.group(1)):02d}:{match.group(2)}"
+    return Command(Verb.DIGEST_SCHEDULE, weekday=day, time=hhmm, timezone=tz)
+
+
+def parse_mention(token: str) -> tuple[str, str]:
+    """Return (user id, display name) for `<@U123|maria>`, `<@U123>`, `@maria` or `maria`."""
+    match = _MENTION.match(token)
+    if match:
+        return match.group(1), match.group(2) or match.group(1)
+    name = token.lstrip("@")
+    if not name:
+        raise CommandError("`assign` needs a person, e.g. `assign 12 @maria`.")
+    return name, name
+
+
+def reaction_command(reaction: str, number: int) -> Command | None:
+    """The command a reaction stands for on an alert (`eyes` claims, `white_check_mark` closes)."""
+    verb = REACTION_VERBS.get(reaction.strip(":").split("::")[0])
+    if verb is None:
+        return None
+    if verb == Verb.CLOSE:
+        return Command(Verb.CLOSE, number=number, outcome=Outcome.RESOLVED)
+    return Command(verb, number=number)

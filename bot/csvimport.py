@@ -1,0 +1,144 @@
+"""CSV import: rows of interface.md's columns (or a survey tool's export) into responses.
+
+Each row is validated on its own: good rows are stored, bad rows are reported with their line
+number in the file (the header is line 1) and the reason. Re-importing a file stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.ingest import MAX_BATCH, IngestResult, ResponseIn, ingest, validate_item
+from bot.runtime import Runtime
+
+GENERIC_COLUMNS = ("id", "score", "comment", "submitted_at", "source", "customer_id", "customer_name",
+                   "customer_email", "segment", "arr", "owner")
+# Where a JSON field's error is reported in CSV terms.
+FIELD_TO_COLUMN = {"customer.id": "customer_id", "customer.name": "customer_name",
+                   "customer.email": "customer_email", "customer.segment": "segment",
+                   "customer.arr": "arr", "customer.owner": "owner"}
+
+
+@dataclass(frozen=True)
+class Rejected:
+    line: int
+    reason: str
+
+
+@dataclass
+class ImportSummary:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    followups_opened: int = 0
+
+
+@dataclass(frozen=True)
+class CsvRecord:
+    """One data record of a CSV file and the line it starts on."""
+
+    line: int
+    values: dict[str, str]
+
+
+def read_records(text: str) -> tuple[list[str], Iterator[CsvRecord]]:
+    """The header and the records of a CSV text, each with its first physical line number."""
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip().lstrip("\ufeff") for h in next(reader)]
+    except StopIteration:
+        return [], iter(())
+
+    def records() -> Iterator[CsvRecord]:
+        last = reader.line_num
+        for row in reader:
+            start = last + 1
+            last = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            padded = row + [""] * (len(header) - len(row))
+            yield CsvRecord(start, {h: padded[i] for i, h in enumerate(header) if h})
+
+    return header, records()
+
+
+def _number_or_text(raw: str) -> Any:
+    text = raw.strip().replace(",", "") if raw else raw
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return raw
+
+
+def generic_row(values: dict[str, str]) -> dict:
+    """Turn a row of the generic columns into the generic JSON shape; other columns become tags."""
+    def get(name: str) -> str | None:
+        value = values.get(name)
+        return value.strip() if value and value.strip() else None
+
+    score = get("score")
+    item: dict[str, Any] = {"id": get("id"), "score": _number_or_text(score) if score else None}
+    for key in ("comment", "submitted_at", "source"):
+        if get(key):
+            item[key] = get(key)
+    customer = {
+        "id": get("customer_id"), "name": get("customer_name"), "email": get("customer_email"),
+        "segment": get("segment"), "owner": get("owner"),
+        "arr": _number_or_text(get("arr")) if get("arr") else None,
+    }
+    customer = {k: v for k, v in customer.items() if v is not None}
+    if customer:
+        item["customer"] = customer
+    tags = {k: v.strip() for k, v in values.items() if k not in GENERIC_COLUMNS and v and v.strip()}
+    if tags:
+        item["tags"] = tags
+    if item["id"] is None:
+        del item["id"]
+    if item["score"] is None:
+        del item["score"]
+    return item
+
+
+RowMapper = Callable[[dict[str, str]], dict]
+
+
+def import_records(rt: Runtime, records: Iterable[CsvRecord], *, mapper: RowMapper = generic_row,
+                   progress: Callable[[int], None] = lambda n: None) -> ImportSummary:
+    """Validate every record, store the good ones in batches, and report the bad ones."""
+    summary = ImportSummary()
+    batch: list[ResponseIn] = []
+
+    def flush() -> None:
+        if batch:
+            result: IngestResult = ingest(rt, batch)
+            summary.accepted += result.accepted
+            summary.duplicates += result.duplicates
+            summary.followups_opened += len(result.opened)
+            progress(len(batch))
+            batch.clear()
+
+    for record in records:
+        try:
+            raw = mapper(record.values)
+        except ValueError as exc:
+            summary.rejected.append(Rejected(record.line, str(exc)))
+            progress(1)
+            continue
+        item, errors = validate_item(raw)
+        if errors:
+            reason = "; ".join(f"{FIELD_TO_COLUMN.get(e.field, e.field)} {e.message}" for e in errors)
+            summary.rejected.append(Rejected(record.line, reason))
+            progress(1)
+            continue
+        batch.append(item)
+        if len(batch) >= MAX_BATCH:
+            flush()
+    flush()
+    return summary

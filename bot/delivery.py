@@ -1,0 +1,321 @@
+"""The outbox worker: delivers alerts, updates, thread lines and digests through Notifiers.
+
+Rows are delivered in id order per (platform, channel), one at a time per channel, with posts
+paced per channel. A row is leased with a conditional UPDATE before it is sent, so several
+replicas on one database never send the same row at once; a replica that dies mid-send leaves a
+lease that expires, and the row is sent again (at most one duplicate per crash). Failures back
+off exponentially; a 429's Retry-After is honoured; permanent failures are parked as `dead`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import and_, func, or_, select, update
+
+from bot import metrics, outbox
+from bot.clock import as_utc
+from bot.queries import alert_view
+from bot.runtime import Runtime
+from bot.views import AlertView
+from storage.db import read_scope, session_scope
+from storage.models import Outbox, OutboxStatus, PostedMessage
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=120)
+MAX_ATTEMPTS = 40
+MAX_BACKOFF = 300.0
+
+
+class DeliveryError(Exception):
+    """A platform refused or failed a delivery.
+
+    Args:
+        message: what went wrong (logged; never shown to customers).
+        retry_after: seconds the platform asked us to wait (HTTP 429 Retry-After).
+        permanent: True when retrying cannot help (channel gone, bot removed, bad request).
+        status: the HTTP status or platform error code, for metrics.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False,
+                 status: str | int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+        self.status = status
+
+
+class Notifier(Protocol):
+    """What a chat platform provides to the worker. Implementations live in handlers/."""
+
+    platform: str
+    post_interval: float  # seconds between posts in one channel
+
+    async def post_alert(self, channel_id: str, alert: AlertView) -> str:
+        """Post a new alert; return the message reference (Slack ts, Teams activity id)."""
+
+    async def update_alert(self, channel_id: str, message_ref: str, alert: AlertView) -> None: ...
+
+    async def post_thread(self, channel_id: str, message_ref: str, text: str) -> None: ...
+
+    async def post_text(self, channel_id: str, text: str) -> None:
+        """Post our own words to a channel, or to a person when channel_id is a user id."""
+
+    async def post_digest(self, channel_id: str, digest: Any) -> None: ...
+
+
+# Builds a digest view from an outbox payload; supplied by bot.digest when it is wired in.
+DigestBuilder = Callable[[Runtime, str, str, dict], Any]
+
+POSTING_KINDS = {outbox.ALERT_POST, outbox.THREAD_NOTE, outbox.TEXT, outbox.DIGEST_POST}
+
+
+@dataclass
+class _Job:
+    id: int
+    platform: str
+    channel_id: str
+    kind: str
+    followup_id: int | None
+    payload: dict | None
+    attempts: int
+
+
+class DeliveryWorker:
+    """Polls the outbox (and wakes on `rt.wake`) and delivers through the platform notifiers."""
+
+    def __init__(self, rt: Runtime, notifiers: dict[str, Notifier], *,
+                 digest_builder: DigestBuilder | None = None) -> None:
+        self.rt = rt
+        self.notifiers = notifiers
+        self.digest_builder = digest_builder
+        self.owner = uuid.uuid4().hex[:12]
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._busy: set[tuple[str, str]] = set()
+        self._next_post: dict[tuple[str, str], float] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._stopping = False
+
+    # -- wiring -----------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Thread-safe nudge: new rows were committed."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self) -> None:
+        """Deliver until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        while not self._stopping:
+            try:
+                delay = await self.tick()
+            except Exception:  # noqa: BLE001 - a bad tick (DB down) must not kill the worker
+                log.exception("outbox.tick_failed")
+                delay = 2.0
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=min(delay, self.rt.settings.outbox_poll_seconds))
+            except TimeoutError:
+                pass
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def drain(self, *, timeout: float = 30.0, ignore_pacing: bool = True) -> None:
+        """Deliver everything that is due now, waiting for in-flight sends (shell, tests)."""
+        self._loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if ignore_pacing:
+                self._next_post.clear()
+            started = await self.tick()
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+                continue
+            if started >= 1e9 or not self._has_due():
+                return
+            await asyncio.sleep(min(started, 0.05))
+
+    def _has_due(self) -> bool:
+        now = self.rt.clock.now()
+        with read_scope(self.rt.engine) as s:
+            return bool(s.execute(select(func.count()).select_from(Outbox).where(
+                Outbox.status == OutboxStatus.PENDING, Outbox.platform.in_(list(self.notifiers)),
+                Outbox.next_attempt_at <= now)).scalar_one())
+
+    # -- one pass ---------------------------------------------------------------------------
+    async def tick(self) -> float:
+        """Start a delivery for every channel whose head row is due; return seconds to next due."""
+        if not self.notifiers:
+            return 1e9
+        heads = await asyncio.to_thread(self._heads)
+        now = self.rt.clock.now()
+        mono = time.monotonic()
+        soonest = 1e9
+        for job, due_at, leased in heads:
+            key = (job.platform, job.channel_id)
+            if key in self._busy or leased:
+                continue
+            wait = max((due_at - now).total_seconds(), 0.0)
+            if job.kind in POSTING_KINDS:
+                wait = max(wait, self._next_post.get(key, 0.0) - mono)
+            if wait > 0:
+                soonest = min(soonest, wait)
+                continue
+            self._busy.add(key)
+            task = asyncio.create_task(self._deliver(job))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return soonest
+
+    def _heads(self) -> list[tuple[_Job, datetime, bool]]:
+        """The oldest pending row of every channel: later rows wait for it (order per channel)."""
+        now = self.rt.clock.now()
+        with read_scope(self.rt.engine) as s:
+            first = (
+                select(func.min(Outbox.id))
+                .where(Outbox.status == OutboxStatus.PENDING, Outbox.platform.in_(list(self.notifiers)))
+                .group_by(Outbox.platform, Outbox.channel_id)
+            )
+            rows = s.execute(select(Outbox).where(Outbox.id.in_(first))).scalars().all()
+            return [
+                (_Job(r.id, r.platform, r.channel_id, r.kind, r.followup_id, r.payload, r.attempts),
+                 as_utc(r.next_attempt_at),
+                 r.lease_until is not None and as_utc(r.lease_until) > now and r.lease_owner != self.owner)
+                for r in rows
+            ]
+
+    def _lease(self, job: _Job) -> bool:
+        now = self.rt.clock.now()
+        with session_scope(self.rt.engine) as s:
+            return s.execute(
+                update(Outbox)
+                .where(Outbox.id == job.id, Outbox.status == OutboxStatus.PENDING,
+                       or_(Outbox.lease_until.is_(None), Outbox.lease_until < now,
+                           and_(Outbox.lease_owner == self.owner)))
+                .values(lease_owner=self.owner, lease_until=now + LEASE)
+            ).rowcount == 1
+
+    async def _deliver(self, job: _Job) -> None:
+        key = (job.platform, job.channel_id)
+        try:
+            if not await asyncio.to_thread(self._lease, job):
+                return
+            notifier = self.notifiers[job.platform]
+            started = time.monotonic()
+            try:
+                posted_ref = await self._send(notifier, job)
+            except DeliveryError as exc:
+                metrics.PLATFORM_ERRORS.labels(job.platform, str(exc.status or "error")).inc()
+                await asyncio.to_thread(self._failed, job, exc)
+                return
+            except Exception as exc:  # noqa: BLE001 - network errors, SDK errors: retry later
+                log.warning("outbox.send_error", extra={"outbox_id": job.id, "followup": job.followup_id,
+                                                        "error": type(exc).__name__})
+                metrics.PLATFORM_ERRORS.labels(job.platform, type(exc).__name__).inc()
+                await asyncio.to_thread(self._failed, job, DeliveryError(type(exc).__name__))
+                return
+            if job.kind in POSTING_KINDS:
+                self._next_post[key] = time.monotonic() + notifier.post_interval
+            await asyncio.to_thread(self._done, job, posted_ref)
+            metrics.DELIVERED.labels(job.platform, job.kind).inc()
+            metrics.DELIVERY_SECONDS.labels(job.platform, job.kind).observe(time.monotonic() - started)
+        finally:
+            self._busy.discard(key)
+            self._wake.set()
+
+    async def _send(self, notifier: Notifier, job: _Job) -> str | None:
+        if job.kind == outbox.ALERT_POST:
+            view = await asyncio.to_thread(self._alert, job.followup_id)
+            if view is None:
+                return None
+            return await notifier.post_alert(job.channel_id, view)
+        if job.kind == outbox.ALERT_UPDATE:
+            refs = await asyncio.to_thread(self._refs, job)
+            if refs:
+                view = await asyncio.to_thread(self._alert, job.followup_id)
+                for ref in refs:
+                    await notifier.update_alert(job.channel_id, ref, view)
+            return None
+        if job.kind == outbox.THREAD_NOTE:
+            refs = await asyncio.to_thread(self._refs, job)
+            if refs:
+                await notifier.post_thread(job.channel_id, refs[0], (job.payload or {}).get("text", ""))
+            return None
+        if job.kind == outbox.TEXT:
+            payload = job.payload or {}
+            if payload.get("thread") and job.followup_id:
+                refs = await asyncio.to_thread(self._refs, job)
+                if refs:
+                    await notifier.post_thread(job.channel_id, refs[0], payload.get("text", ""))
+                    return None
+            await notifier.post_text(job.channel_id, payload.get("text", ""))
+            return None
+        if job.kind == outbox.DIGEST_POST:
+            if self.digest_builder is None:
+                raise DeliveryError("no digest builder is configured", permanent=True)
+            digest = await asyncio.to_thread(self.digest_builder, self.rt, job.platform, job.channel_id,
+                                             job.payload or {})
+            await notifier.post_digest(job.channel_id, digest)
+            return None
+        raise DeliveryError(f"unknown outbox kind {job.kind!r}", permanent=True)
+
+    def _alert(self, followup_id: int | None) -> AlertView | None:
+        if followup_id is None:
+            return None
+        with read_scope(self.rt.engine) as s:
+            return alert_view(s, followup_id, settings=self.rt.settings, now=self.rt.clock.now())
+
+    def _refs(self, job: _Job) -> list[str]:
+        with read_scope(self.rt.engine) as s:
+            return list(s.execute(
+                select(PostedMessage.message_ref).where(
+                    PostedMessage.followup_id == job.followup_id, PostedMessage.platform == job.platform,
+                    PostedMessage.channel_id == job.channel_id,
+                ).order_by(PostedMessage.id)
+            ).scalars())
+
+    def _done(self, job: _Job, posted_ref: str | None) -> None:
+        now = self.rt.clock.now()
+        with session_scope(self.rt.engine) as s:
+            if job.kind == outbox.ALERT_POST and posted_ref:
+                s.add(PostedMessage(followup_id=job.followup_id, platform=job.platform,
+                                    channel_id=job.channel_id, message_ref=str(posted_ref), posted_at=now))
+            s.execute(update(Outbox).where(Outbox.id == job.id).values(
+                status=OutboxStatus.SENT, sent_at=now, lease_owner=None, lease_until=None,
+                attempts=Outbox.attempts + 1))
+        log.info("outbox.sent", extra={"outbox_id": job.id, "kind": job.kind, "followup": job.followup_id,
+                                       "platform": job.platform})
+
+    def _failed(self, job: _Job, exc: DeliveryError) -> None:
+        now = self.rt.clock.now()
+        attempts = job.attempts + 1
+        dead = exc.permanent or attempts >= MAX_ATTEMPTS
+        if exc.retry_after is not None:
+            delay = exc.retry_after
+        else:
+            # Exponential backoff with jitter so a recovering API is not hit by every row at once.
+            delay = min(MAX_BACKOFF, 2 ** min(attempts, 10)) * (0.5 + random.random() / 2)
+        with session_scope(self.rt.engine) as s:
+            s.execute(update(Outbox).where(Outbox.id == job.id).values(
+                status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING, attempts=attempts,
+                next_attempt_at=now + timedelta(seconds=delay), lease_owner=None, lease_until=None,
+                last_error=str(exc)[:500]))
+        if dead:
+            metrics.FAILED.labels(job.platform, job.kind).inc()
+        log.warning("outbox.failed", extra={"outbox_id": job.id, "kind": job.kind, "followup": job.followup_id,
+                                            "attempts": attempts, "dead": dead, "retry_in": round(delay, 2),
+                                            "reason": str(exc)[:200]})

@@ -1,0 +1,370 @@
+"""Response intake: validation of the generic JSON, and idempotent storage with follow-ups.
+
+One call stores a whole batch in one transaction: responses (unique on source + id), customers,
+follow-ups for new detractors (joining a customer's open follow-up when there is one), audit
+events and the outbox rows that will post the alerts. Either all of it is written or none.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from bot import outbox
+from bot.nps import classify
+from bot.runtime import Runtime
+from storage.db import session_scope
+from storage.models import Category, Customer, Event, FollowUp, Response, Status, Subscription
+
+MAX_BATCH = 1000
+MAX_COMMENT = 10_000
+
+
+def _id_text(value: Any) -> Any:
+    # Survey tools often number their responses; an integer id is the same id as its text.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+IdText = Annotated[str, BeforeValidator(_id_text), Field(min_length=1, max_length=200)]
+
+
+class CustomerIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    id: IdText | None = None
+    name: str | None = Field(None, max_length=300)
+    email: str | None = Field(None, max_length=320)
+    segment: str | None = Field(None, max_length=100)
+    arr: float | None = Field(None, ge=0, allow_inf_nan=False)
+    owner: str | None = Field(None, max_length=320)
+
+    @field_validator("arr", mode="before")
+    @classmethod
+    def _arr_is_number(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (value is not None and not isinstance(value, int | float)):
+            raise ValueError("must be a number")
+        return value
+
+
+class ResponseIn(BaseModel):
+    """One survey response in the generic format of interface.md."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    id: IdText
+    score: StrictInt
+    comment: str | None = Field(None, max_length=MAX_COMMENT)
+    submitted_at: datetime | None = None
+    customer: CustomerIn | None = None
+    tags: dict[str, str | int | float | bool | None] | None = None
+    source: str = Field("api", min_length=1, max_length=100)
+
+    @field_validator("score")
+    @classmethod
+    def _score_range(cls, value: int) -> int:
+        if not 0 <= value <= 10:
+            raise ValueError("must be a whole number from 0 to 10")
+        return value
+
+    @field_validator("submitted_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if value > datetime.now(UTC) + timedelta(days=1):
+            raise ValueError("is in the future")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _finite_tags(cls, value: dict | None) -> dict | None:
+        for key, tag in (value or {}).items():
+            if isinstance(tag, float) and not math.isfinite(tag):
+                raise ValueError(f"tag {key!r} must be a finite number")
+        return value
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One reason an item was refused, shaped like interface.md's `errors` entries."""
+
+    field: str
+    message: str
+    index: int | None = None
+
+    def as_json(self) -> dict:
+        out: dict[str, Any] = {"field": self.field, "message": self.message}
+        if self.index is not None:
+            out = {"index": self.index, **out}
+        return out
+
+
+_MESSAGES = {
+    "missing": "is required",
+    "int_type": "must be a whole number from 0 to 10",
+    "int_parsing": "must be a whole number from 0 to 10",
+    "string_type": "must be a string",
+    "string_too_short": "must not be empty",
+    "datetime_parsing": "must be an ISO 8601 date-time such as 2026-11-20T10:00:00Z",
+    "datetime_type": "must be an ISO 8601 date-time such as 2026-11-20T10:00:00Z",
+    "datetime_from_date_parsing": "must be an ISO 8601 date-time such as 2026-11-20T10:00:00Z",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "dict_type": "must be an object",
+}
+
+
+def _error_message(err: dict) -> str:
+    kind = err["type"]
+    if kind == "value_error":
+        return str(err["ctx"]["error"])
+    if kind == "string_too_long":
+        return f"must be at most {err['ctx']['max_length']} characters"
+    if kind in ("greater_than_equal", "finite_number"):
+        return "must be a non-negative number" if kind == "greater_than_equal" else "must be finite"
+    return _MESSAGES.get(kind, err["msg"])
+
+
+def _field_name(loc: tuple) -> str:
+    parts = [str(p) for p in loc if not str(p).startswith(("function-", "json-or-python"))]
+    # Union members add their type name to the location; the user only wants the field path.
+    parts = [p for p in parts if p not in ("str", "int", "float", "bool", "none", "constrained-str")]
+    return ".".join(parts) or "body"
+
+
+def validate_item(raw: Any, index: int | None = None) -> tuple[ResponseIn | None, list[FieldError]]:
+    """Validate one item of a request body; return the model or the errors naming each field."""
+    if not isinstance(raw, dict):
+        return None, [FieldError("body" if index is None else "item", "must be a JSON object", index)]
+    try:
+        return ResponseIn.model_validate(raw), []
+    except ValidationError as exc:
+        errors, seen = [], set()
+        for err in exc.errors():
+            name = _field_name(err["loc"])
+            if name in seen:
+                continue
+            seen.add(name)
+            errors.append(FieldError(name, _error_message(err), index))
+        return None, errors
+
+
+def validate_body(body: Any) -> tuple[list[ResponseIn], list[FieldError]]:
+    """Validate a webhook body: one object, or an array of up to 1,000 objects."""
+    if isinstance(body, dict):
+        item, errors = validate_item(body)
+        return ([item] if item else []), errors
+    if not isinstance(body, list):
+        return [], [FieldError("body", "must be a response object or an array of them")]
+    if not body:
+        return [], [FieldError("body", "must not be an empty array")]
+    if len(body) > MAX_BATCH:
+        return [], [FieldError("body", f"has {len(body)} items; a batch holds at most {MAX_BATCH}")]
+    items, errors = [], []
+    for index, raw in enumerate(body):
+        item, item_errors = validate_item(raw, index)
+        errors.extend(item_errors)
+        if item:
+            items.append(item)
+    return items, errors
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    opened: list[int] = field(default_factory=list)
+    joined: list[int] = field(default_factory=list)
+
+
+def ingest(rt: Runtime, items: list[ResponseIn]) -> IngestResult:
+    """Store validated responses; duplicates (same source and id) are counted, not stored again."""
+    for attempt in range(5):
+        try:
+            with session_scope(rt.engine) as session:
+                result = _ingest(session, rt, items)
+            break
+        except IntegrityError:
+            # A concurrent request stored the same response, customer or follow-up first:
+            # run again; this time ours are duplicates or join the other's follow-up.
+            if attempt == 4:
+                raise
+    if result.opened or result.joined:
+        rt.wake()
+    return result
+
+
+def _dialect_insert(session: Session, table):
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
+
+
+def _upsert_customers(session: Session, items: list[ResponseIn], now: datetime) -> dict[str, tuple]:
+    latest: dict[str, dict] = {}
+    for item in items:
+        c = item.customer
+        if c is None or c.id is None:
+            continue
+        merged = latest.setdefault(c.id, {"external_id": c.id})
+        for key in ("name", "email", "segment", "arr", "owner"):
+            value = getattr(c, key)
+            if value is not None:
+                merged[key] = value
+    if not latest:
+        return {}
+    rows = [
+        {"external_id": k, "name": v.get("name"), "email": v.get("email"), "segment": v.get("segment"),
+         "arr": v.get("arr"), "owner": v.get("owner"), "updated_at": now}
+        for k, v in latest.items()
+    ]
+    stmt = _dialect_insert(session, Customer.__table__)
+    ex = stmt.excluded
+    t = Customer.__table__.c
+    from sqlalchemy import func
+
+    # A response that leaves a field out keeps what we knew of the customer.
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["external_id"],
+        set_={
+            "name": func.coalesce(ex.name, t.name), "email": func.coalesce(ex.email, t.email),
+            "segment": func.coalesce(ex.segment, t.segment), "arr": func.coalesce(ex.arr, t.arr),
+            "owner": func.coalesce(ex.owner, t.owner), "updated_at": ex.updated_at,
+        },
+    )
+    session.execute(stmt, rows)
+    found = session.execute(
+        select(t.id, t.external_id, t.segment, t.arr).where(t.external_id.in_(list(latest)))
+    ).all()
+    return {ext: (cid, seg, arr) for cid, ext, seg, arr in found}
+
+
+def _ingest(session: Session, rt: Runtime, items: list[ResponseIn]) -> IngestResult:
+    now = rt.clock.now()
+    result = IngestResult()
+    unique: dict[tuple[str, str], ResponseIn] = {}
+    for item in items:
+        key = (item.source, item.id)
+        if key in unique:
+            result.duplicates += 1
+        else:
+            unique[key] = item
+    batch = list(unique.values())
+    customers = _upsert_customers(session, batch, now)
+
+    rows = []
+    for item in batch:
+        own = item.customer
+        cust = customers.get(own.id) if own and own.id else None
+        rows.append({
+            "source": item.source, "external_id": item.id, "score": item.score,
+            "category": classify(item.score).value, "comment": item.comment or None,
+            "submitted_at": item.submitted_at or now, "received_at": now,
+            "customer_id": cust[0] if cust else None,
+            "segment": own.segment if own and own.segment else (cust[1] if cust else None),
+            "arr": own.arr if own and own.arr is not None else (cust[2] if cust else None),
+            "tags": item.tags or None,
+        })
+    rt_table = Response.__table__
+    stmt = _dialect_insert(session, rt_table).on_conflict_do_nothing(
+        index_elements=["source", "external_id"]
+    ).returning(rt_table.c.id, rt_table.c.source, rt_table.c.external_id)
+    inserted = {(s, e): rid for rid, s, e in session.execute(stmt, rows).all()} if rows else {}
+    result.accepted = len(inserted)
+    result.duplicates += len(batch) - len(inserted)
+
+    detractors = [
+        (inserted[(r["source"], r["external_id"])], r) for r in rows
+        if (r["source"], r["external_id"]) in inserted and r["category"] == Category.DETRACTOR
+    ]
+    if detractors:
+        _open_followups(session, detractors, now, result)
+    return result
+
+
+def _open_followups(session: Session, detractors: list[tuple[int, dict]], now: datetime,
+                    result: IngestResult) -> None:
+    detractors.sort(key=lambda d: d[1]["submitted_at"])
+    customer_ids = {r["customer_id"] for _, r in detractors if r["customer_id"] is not None}
+    active: dict[int, int] = {}
+    if customer_ids:
+        active = dict(session.execute(
+            select(FollowUp.customer_id, FollowUp.id).where(
+                FollowUp.customer_id.in_(customer_ids), FollowUp.status != Status.CLOSED
+            )
+        ).all())
+    subs = list(session.execute(select(Subscription).where(Subscription.alerts)).scalars())
+    links: list[dict] = []
+    events: list[dict] = []
+    posts: list[dict] = []
+    joined: dict[int, list[dict]] = {}
+    for response_id, r in detractors:
+        cid = r["customer_id"]
+        if cid is not None and cid in active:
+            fid = active[cid]
+            joined.setdefault(fid, []).append(r)
+            session.execute(
+                update(FollowUp).where(FollowUp.id == fid)
+                .values(latest_response_id=response_id, updated_at=now)
+            )
+            events.append({"followup_id": fid, "at": now, "actor_id": "system:npsbot",
+                           "actor_name": "npsbot", "action": "response",
+                           "text": _response_line(r)})
+        else:
+            fid = session.execute(
+                insert(FollowUp).values(
+                    customer_id=cid, response_id=response_id, latest_response_id=response_id,
+                    status=Status.OPEN, opened_at=now, updated_at=now,
+                ).returning(FollowUp.id)
+            ).scalar_one()
+            result.opened.append(fid)
+            if cid is not None:
+                active[cid] = fid
+            events.append({"followup_id": fid, "at": now, "actor_id": "system:npsbot",
+                           "actor_name": "npsbot", "action": "opened", "text": _response_line(r)})
+            for sub in outbox.matching_subscriptions(subs, score=r["score"], segment=r["segment"]):
+                posts.append(outbox.row(platform=sub.platform, channel_id=sub.channel_id,
+                                        kind=outbox.ALERT_POST, now=now, followup_id=fid))
+        links.append({"rid": response_id, "fid": fid})
+    session.execute(
+        update(Response.__table__).where(Response.__table__.c.id == bindparam("rid"))
+        .values(followup_id=bindparam("fid")),
+        links,
+    )
+    session.execute(insert(Event), events)
+    outbox.add(session, posts)
+    for fid, responses in joined.items():
+        if fid in result.opened:
+            continue
+        result.joined.append(fid)
+        outbox.refresh_alert(session, fid, now=now,
+                             thread_text=f"New answer from this customer: {_response_line(responses[-1])}")
+
+
+def _response_line(r: dict) -> str:
+    comment = r["comment"]
+    if comment and len(comment) > 200:
+        comment = comment[:199] + "…"
+    return f"scored {r['score']}" + (f": “{comment}”" if comment else "")

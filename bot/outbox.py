@@ -1,0 +1,67 @@
+"""Writing deliveries into the outbox, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert, select
+from sqlmodel import Session
+
+from storage.models import Outbox, OutboxStatus, PostedMessage, Subscription
+
+ALERT_POST = "alert.post"
+ALERT_UPDATE = "alert.update"
+THREAD_NOTE = "thread.note"
+TEXT = "text"
+DIGEST_POST = "digest.post"
+
+
+def row(*, platform: str, channel_id: str, kind: str, now: datetime, followup_id: int | None = None,
+        payload: dict | None = None) -> dict:
+    return {
+        "platform": platform, "channel_id": channel_id, "kind": kind, "followup_id": followup_id,
+        "payload": payload, "status": OutboxStatus.PENDING, "attempts": 0,
+        "next_attempt_at": now, "created_at": now,
+    }
+
+
+def add(session: Session, rows: list[dict]) -> None:
+    if rows:
+        session.execute(insert(Outbox), rows)
+
+
+def matching_subscriptions(subs: list[Subscription], *, score: int, segment: str | None) -> list[Subscription]:
+    """Channels whose alert filter lets this response through."""
+    return [
+        s for s in subs
+        if s.alerts and score <= s.max_score and (s.segment is None or s.segment == segment)
+    ]
+
+
+def alert_targets(session: Session, followup_id: int) -> set[tuple[str, str]]:
+    """Every (platform, channel) that shows, or is about to show, the alert of a follow-up."""
+    posted = session.execute(
+        select(PostedMessage.platform, PostedMessage.channel_id).where(
+            PostedMessage.followup_id == followup_id
+        )
+    ).all()
+    pending = session.execute(
+        select(Outbox.platform, Outbox.channel_id).where(
+            Outbox.followup_id == followup_id,
+            Outbox.kind == ALERT_POST,
+            Outbox.status == OutboxStatus.PENDING,
+        )
+    ).all()
+    return {(p, c) for p, c in posted} | {(p, c) for p, c in pending}
+
+
+def refresh_alert(session: Session, followup_id: int, *, now: datetime, thread_text: str | None) -> None:
+    """Re-render the alert everywhere it is shown and leave a line in its thread."""
+    rows = []
+    for platform, channel in sorted(alert_targets(session, followup_id)):
+        rows.append(row(platform=platform, channel_id=channel, kind=ALERT_UPDATE, now=now,
+                        followup_id=followup_id))
+        if thread_text:
+            rows.append(row(platform=platform, channel_id=channel, kind=THREAD_NOTE, now=now,
+                            followup_id=followup_id, payload={"text": thread_text}))
+    add(session, rows)

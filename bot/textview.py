@@ -1,0 +1,184 @@
+"""Plain-text rendering of every view: the shell's output and the chat platforms' fallback text.
+
+Customer text is shown literally; control characters (terminal escape sequences included) are
+replaced so a comment cannot rewrite a terminal or a log line.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from bot.commands import Verb
+from bot.nps import format_nps
+from bot.views import (
+    AlertView,
+    FollowUpDetail,
+    FollowUpList,
+    HelpView,
+    HomeView,
+    Notice,
+    ScoreView,
+)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CATEGORY_ICON = {"detractor": "🔴", "passive": "🟡", "promoter": "🟢"}
+STATUS_WORD = {"open": "OPEN", "claimed": "CLAIMED", "closed": "CLOSED"}
+
+
+def safe(text: str | None) -> str:
+    """Customer text with control characters made visible and harmless."""
+    if text is None:
+        return ""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def money(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value >= 1_000_000:
+        return f"${value / 1_000_000:.1f}M"
+    if value >= 1_000:
+        return f"${value / 1_000:.0f}k"
+    return f"${value:,.0f}"
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+def day(value: datetime) -> str:
+    return value.strftime("%b %d").replace(" 0", " ")
+
+
+def status_line(a: AlertView) -> str:
+    """Open / claimed by whom / closed with outcome: the state at a glance."""
+    if a.status == "closed":
+        return f"Closed as {a.outcome.value if a.outcome else '—'}"
+    if a.status == "claimed":
+        return f"Claimed by {safe(a.claimant_name or a.claimant_id)}" + (" · OVERDUE" if a.overdue else "")
+    return "Open, unclaimed" + (" · OVERDUE" if a.overdue else "")
+
+
+def customer_line(a: AlertView) -> str:
+    c = a.customer
+    parts = [safe(c.label) if c else "Unknown customer"]
+    if c and c.email:
+        parts.append(safe(c.email))
+    parts.append(f"segment {safe(a.segment) or '—'}")
+    parts.append(f"ARR {money(a.arr)}")
+    parts.append(f"owner {safe(c.owner) if c and c.owner else '—'}")
+    return " · ".join(parts)
+
+
+def earlier_line(a: AlertView) -> str:
+    if not a.earlier_scores:
+        return "Earlier scores: none"
+    return "Earlier scores: " + ", ".join(f"{p.score} ({day(p.submitted_at)})" for p in a.earlier_scores)
+
+
+def alert_headline(a: AlertView) -> str:
+    return f"#{a.number} · {CATEGORY_ICON.get(a.category, '')} {a.score}/10 {a.category} · {status_line(a)}"
+
+
+def alert_text(a: AlertView) -> str:
+    lines = [alert_headline(a), customer_line(a)]
+    if a.comment:
+        lines.append(f"“{safe(a.comment)}”")
+    else:
+        lines.append("(no comment)")
+    if a.response_count > 1:
+        lines.append(f"{a.response_count} answers in this follow-up")
+    lines.append(earlier_line(a))
+    if a.last_note:
+        lines.append(f"Last note: {safe(a.last_note)}")
+    lines.append("Actions: " + " · ".join(f"{v.value} {a.number}" for v in a.actions))
+    return "\n".join(lines)
+
+
+def list_text(v: FollowUpList) -> str:
+    if not v.items:
+        return v.empty_text
+    lines = [f"{v.title} ({v.total})"]
+    for a in v.items:
+        who = safe(a.customer.label) if a.customer else "Unknown customer"
+        comment = safe(a.comment or "")
+        if len(comment) > 60:
+            comment = comment[:59] + "…"
+        lines.append(f"  #{a.number:<5} {a.score:>2}/10  {who[:24]:<24} {status_line(a):<32} {comment}")
+    if v.total > len(v.items):
+        lines.append(f"  … and {v.total - len(v.items)} more")
+    return "\n".join(lines)
+
+
+def detail_text(d: FollowUpDetail) -> str:
+    lines = [alert_text(d.alert), "", "Answers:"]
+    for r in d.responses:
+        lines.append(f"  {when(r.submitted_at)}  {r.score}/10  {safe(r.comment) or '(no comment)'}")
+    if d.history:
+        lines.append("Score history: " + " → ".join(str(p.score) for p in d.history))
+    lines.append("Trail:")
+    for e in d.events:
+        lines.append(f"  {when(e.at)}  {safe(e.actor_name)} {e.action}" + (f": {safe(e.text)}" if e.text else ""))
+    return "\n".join(lines)
+
+
+def score_text(v: ScoreView) -> str:
+    c = v.current
+    scope = f" · segment {safe(v.segment)}" if v.segment else ""
+    head = f"NPS last {v.period_days} days{scope}: {format_nps(c.nps)}"
+    if c.margin is not None:
+        head += f" ±{c.margin:.0f}"
+    if c.insufficient:
+        head += f" (insufficient data: {c.n} responses, 30 needed)"
+    lines = [head, f"{c.n} responses · {c.promoters} promoters · {c.passives} passives · {c.detractors} detractors"]
+    ch = v.change
+    if ch.delta is None:
+        lines.append(f"Change vs the {v.period_days} days before: no earlier responses to compare.")
+    else:
+        verdict = "significant" if ch.significant else "within the margin of error"
+        lines.append(f"Change vs the {v.period_days} days before: {ch.delta:+.0f} ({verdict}; "
+                     f"previous {format_nps(v.previous.nps)} from {v.previous.n} responses)")
+    return "\n".join(lines)
+
+
+def help_text(v: HelpView) -> str:
+    lines = []
+    if v.error:
+        lines += [f"⚠ {v.error}", ""]
+    lines.append("npsbot commands:")
+    width = max(len(cmd) for cmd, _ in v.lines)
+    lines += [f"  {cmd:<{width}}  {what}" for cmd, what in v.lines]
+    return "\n".join(lines)
+
+
+def home_text(v: HomeView) -> str:
+    mine = FollowUpList("Your follow-ups", v.mine, len(v.mine), "You have no follow-ups.")
+    queue = FollowUpList("Unclaimed", v.unclaimed, v.unclaimed_total, "No unclaimed follow-ups.")
+    return "\n\n".join([score_text(v.score), list_text(mine), list_text(queue)])
+
+
+def reply_text(reply) -> str:
+    """Render any reply view as plain text."""
+    match reply:
+        case Notice():
+            return ("" if reply.ok else "⚠ ") + reply.text
+        case HelpView():
+            return help_text(reply)
+        case FollowUpList():
+            return list_text(reply)
+        case FollowUpDetail():
+            return detail_text(reply)
+        case ScoreView():
+            return score_text(reply)
+        case HomeView():
+            return home_text(reply)
+        case AlertView():
+            return alert_text(reply)
+    if hasattr(reply, "as_text"):
+        return reply.as_text()
+    raise TypeError(f"no text rendering for {type(reply).__name__}")
+
+
+def action_label(verb: Verb) -> str:
+    return {Verb.CLAIM: "Claim", Verb.NOTE: "Add note", Verb.CLOSE: "Close", Verb.REOPEN: "Reopen"}[verb]

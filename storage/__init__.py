@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, the engine, queries and Alembic migrations. No business rules."""

@@ -1,0 +1,195 @@
+"""SQLModel tables: the nouns of npsbot (customers, responses, follow-ups and their delivery)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+
+def utc_column(*, index: bool = False, nullable: bool = True) -> Column:
+    return Column(DateTime(timezone=True), index=index, nullable=nullable)
+
+
+class Category(StrEnum):
+    DETRACTOR = "detractor"
+    PASSIVE = "passive"
+    PROMOTER = "promoter"
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    CLOSED = "closed"
+
+
+class Outcome(StrEnum):
+    RESOLVED = "resolved"
+    RECOVERED = "recovered"
+    UNREACHABLE = "unreachable"
+    CHURNED = "churned"
+    NO_ACTION = "no-action"
+
+
+class Customer(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(max_length=200, unique=True)
+    name: str | None = Field(default=None, max_length=300)
+    email: str | None = Field(default=None, max_length=320)
+    segment: str | None = Field(default=None, max_length=100)
+    arr: float | None = None
+    owner: str | None = Field(default=None, max_length=320)
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class Response(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_response_source_external_id"),
+        Index("ix_response_submitted_segment", "submitted_at", "segment"),
+        Index("ix_response_customer_submitted", "customer_id", "submitted_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=100)
+    external_id: str = Field(max_length=200)
+    score: int
+    category: str = Field(max_length=10)
+    comment: str | None = None
+    submitted_at: datetime = Field(sa_column=utc_column(index=True, nullable=False))
+    received_at: datetime = Field(sa_column=utc_column(nullable=False))
+    customer_id: int | None = Field(default=None, foreign_key="customer.id")
+    # Segment and ARR as they were when the customer answered: digests group by these.
+    segment: str | None = Field(default=None, max_length=100)
+    arr: float | None = None
+    tags: dict | None = Field(default=None, sa_column=Column(JSON))
+    followup_id: int | None = Field(default=None, foreign_key="followup.id", index=True)
+
+
+class FollowUp(SQLModel, table=True):
+    """A detractor waiting for a human; its id is the `#N` users see."""
+
+    __table_args__ = (
+        # At most one follow-up per customer that is not closed: a second detractor answer joins it.
+        Index(
+            "uq_followup_customer_active",
+            "customer_id",
+            unique=True,
+            sqlite_where=text("status != 'closed' AND customer_id IS NOT NULL"),
+            postgresql_where=text("status != 'closed' AND customer_id IS NOT NULL"),
+        ),
+        Index("ix_followup_status_opened", "status", "opened_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int | None = Field(default=None, foreign_key="customer.id")
+    response_id: int | None = Field(default=None)
+    latest_response_id: int | None = Field(default=None)
+    status: str = Field(default=Status.OPEN, max_length=10)
+    claimant_id: str | None = Field(default=None, max_length=200)
+    claimant_name: str | None = Field(default=None, max_length=200)
+    outcome: str | None = Field(default=None, max_length=20)
+    last_note: str | None = None
+    opened_at: datetime = Field(sa_column=utc_column(index=True, nullable=False))
+    claimed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    closed_at: datetime | None = Field(default=None, sa_column=utc_column(index=True))
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+    claim_reminded_at: datetime | None = Field(default=None, sa_column=utc_column())
+    close_reminded_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class Event(SQLModel, table=True):
+    """One line of a follow-up's audit trail."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    followup_id: int = Field(foreign_key="followup.id", index=True)
+    at: datetime = Field(sa_column=utc_column(nullable=False))
+    actor_id: str = Field(max_length=200)
+    actor_name: str = Field(max_length=200)
+    action: str = Field(max_length=30)
+    text: str | None = None
+
+
+class Subscription(SQLModel, table=True):
+    """A channel that receives alerts and/or a digest."""
+
+    __table_args__ = (UniqueConstraint("platform", "channel_id", name="uq_subscription_channel"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    channel_id: str = Field(max_length=300)
+    alerts: bool = False
+    segment: str | None = Field(default=None, max_length=100)
+    max_score: int = 6
+    digest_weekday: str | None = Field(default=None, max_length=3)
+    digest_time: str | None = Field(default=None, max_length=5)
+    digest_tz: str | None = Field(default=None, max_length=64)
+    created_by: str | None = Field(default=None, max_length=200)
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class PostedMessage(SQLModel, table=True):
+    """Where an alert was posted, so updates and reactions find their follow-up."""
+
+    __table_args__ = (
+        UniqueConstraint("platform", "channel_id", "message_ref", name="uq_posted_message"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    followup_id: int = Field(foreign_key="followup.id", index=True)
+    platform: str = Field(max_length=20)
+    channel_id: str = Field(max_length=300)
+    message_ref: str = Field(max_length=300)
+    posted_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+class Outbox(SQLModel, table=True):
+    """A delivery owed to a chat platform; written in the same transaction as its cause."""
+
+    __table_args__ = (Index("ix_outbox_pending", "status", "platform", "channel_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    channel_id: str = Field(max_length=300)
+    kind: str = Field(max_length=30)
+    followup_id: int | None = Field(default=None, index=True)
+    payload: dict | None = Field(default=None, sa_column=Column(JSON))
+    status: str = Field(default=OutboxStatus.PENDING, max_length=10)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=utc_column(nullable=False))
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_until: datetime | None = Field(default=None, sa_column=utc_column())
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column())
+    last_error: str | None = None
+
+
+class TeamsConversation(SQLModel, table=True):
+    """A stored Bot Framework conversation reference, for proactive posts after restarts."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: str = Field(max_length=500, unique=True)
+    reference: dict = Field(sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class DigestRun(SQLModel, table=True):
+    """A digest posted (or being posted) for one subscription and period: never twice."""
+
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "period_start", name="uq_digest_run_period"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: int = Field(foreign_key="subscription.id")
+    period_start: datetime = Field(sa_column=utc_column(nullable=False))
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class SeenEvent(SQLModel, table=True):
+    """A platform event id already acted on (Slack retries carry the same id)."""
+
+    event_id: str = Field(primary_key=True, max_length=200)
+    platform: str = Field(max_length=20)
+    seen_at: datetime = Field(sa_column=utc_column(nullable=False))
