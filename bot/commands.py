@@ -75,7 +75,8 @@ class Command:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-_MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|([^>]*))?>$")
+# Slack `<@U123|name>`; Teams mentions arrive as `<@29:1abc…|name>` or an Entra object id.
+_MENTION = re.compile(r"^<@([A-Za-z0-9][\w:.\-]*)(?:\|([^>]*))?>$")
 
 
 def _number(token: str | None, verb: str) -> int:

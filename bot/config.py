@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     sla_claim_hours: float = Field(24.0, gt=0, validation_alias="NPSBOT_SLA_CLAIM_HOURS")
     sla_close_days: float = Field(7.0, gt=0, validation_alias="NPSBOT_SLA_CLOSE_DAYS")
     show_emails: bool = Field(False, validation_alias="NPSBOT_SHOW_EMAILS")
+    # A JSON or TOML file that changes the digest's detractor-comment themes (bot/themes.py).
+    themes_file: str | None = Field(None, validation_alias="NPSBOT_THEMES_FILE")
 
     host: str = Field("127.0.0.1", validation_alias="NPSBOT_HOST")
     port: int = Field(3000, validation_alias=AliasChoices("PORT", "NPSBOT_PORT"))

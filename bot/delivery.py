@@ -1,8 +1,9 @@
 """The outbox worker: delivers alerts, updates, thread lines and digests through Notifiers.
 
 Rows are delivered in id order per (platform, channel), one at a time per channel, with posts
-paced per channel. A row is leased with a conditional UPDATE before it is sent, so several
-replicas on one database never send the same row at once; a replica that dies mid-send leaves a
+paced per channel; in-place updates of posted alerts go in a lane of their own. A row is leased
+with a conditional UPDATE before it is sent, so several replicas on one database never send the
+same row at once; a replica that dies mid-send leaves a
 lease that expires, and the row is sent again (at most one duplicate per crash). Failures back
 off exponentially; a 429's Retry-After is honoured; permanent failures are parked as `dead`.
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 
 from bot import metrics, outbox
 from bot.clock import as_utc
@@ -101,7 +102,7 @@ class DeliveryWorker:
         self.owner = uuid.uuid4().hex[:12]
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._busy: set[tuple[str, str]] = set()
+        self._busy: set[tuple[str, str, bool]] = set()
         self._next_post: dict[tuple[str, str], float] = {}
         self._tasks: set[asyncio.Task] = set()
         self._stopping = False
@@ -135,26 +136,20 @@ class DeliveryWorker:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def drain(self, *, timeout: float = 30.0, ignore_pacing: bool = True) -> None:
-        """Deliver everything that is due now, waiting for in-flight sends (shell, tests)."""
+        """Deliver everything that is due now, waiting for in-flight sends (shell, CLI, tests).
+
+        Returns when no channel's head row is due: rows waiting for a retry time (or, without
+        `ignore_pacing`, for their channel's pacing) are left for later.
+        """
         self._loop = asyncio.get_running_loop()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if ignore_pacing:
                 self._next_post.clear()
-            started = await self.tick()
-            if self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
-                continue
-            if started >= 1e9 or not self._has_due():
+            await self.tick()
+            if not self._tasks:
                 return
-            await asyncio.sleep(min(started, 0.05))
-
-    def _has_due(self) -> bool:
-        now = self.rt.clock.now()
-        with read_scope(self.rt.engine) as s:
-            return bool(s.execute(select(func.count()).select_from(Outbox).where(
-                Outbox.status == OutboxStatus.PENDING, Outbox.platform.in_(list(self.notifiers)),
-                Outbox.next_attempt_at <= now)).scalar_one())
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     # -- one pass ---------------------------------------------------------------------------
     async def tick(self) -> float:
@@ -166,12 +161,12 @@ class DeliveryWorker:
         mono = time.monotonic()
         soonest = 1e9
         for job, due_at, leased in heads:
-            key = (job.platform, job.channel_id)
+            key = (job.platform, job.channel_id, job.kind == outbox.ALERT_UPDATE)
             if key in self._busy or leased:
                 continue
             wait = max((due_at - now).total_seconds(), 0.0)
             if job.kind in POSTING_KINDS:
-                wait = max(wait, self._next_post.get(key, 0.0) - mono)
+                wait = max(wait, self._next_post.get(key[:2], 0.0) - mono)
             if wait > 0:
                 soonest = min(soonest, wait)
                 continue
@@ -185,10 +180,14 @@ class DeliveryWorker:
         """The oldest pending row of every channel: later rows wait for it (order per channel)."""
         now = self.rt.clock.now()
         with read_scope(self.rt.engine) as s:
+            # Two lanes per channel: posts (alerts, thread lines, texts, digests) keep their order
+            # and pacing; in-place updates of alerts already posted need neither, so a burst of
+            # new alerts never delays the "claimed by" on an older one.
+            lane = case((Outbox.kind == outbox.ALERT_UPDATE, "update"), else_="post")
             first = (
                 select(func.min(Outbox.id))
                 .where(Outbox.status == OutboxStatus.PENDING, Outbox.platform.in_(list(self.notifiers)))
-                .group_by(Outbox.platform, Outbox.channel_id)
+                .group_by(Outbox.platform, Outbox.channel_id, lane)
             )
             rows = s.execute(select(Outbox).where(Outbox.id.in_(first))).scalars().all()
             return [
@@ -210,7 +209,7 @@ class DeliveryWorker:
             ).rowcount == 1
 
     async def _deliver(self, job: _Job) -> None:
-        key = (job.platform, job.channel_id)
+        key = (job.platform, job.channel_id, job.kind == outbox.ALERT_UPDATE)
         try:
             if not await asyncio.to_thread(self._lease, job):
                 return
@@ -229,7 +228,7 @@ class DeliveryWorker:
                 await asyncio.to_thread(self._failed, job, DeliveryError(type(exc).__name__))
                 return
             if job.kind in POSTING_KINDS:
-                self._next_post[key] = time.monotonic() + notifier.post_interval
+                self._next_post[key[:2]] = time.monotonic() + notifier.post_interval
             await asyncio.to_thread(self._done, job, posted_ref)
             metrics.DELIVERED.labels(job.platform, job.kind).inc()
             metrics.DELIVERY_SECONDS.labels(job.platform, job.kind).observe(time.monotonic() - started)
@@ -244,6 +243,10 @@ class DeliveryWorker:
                 return None
             return await notifier.post_alert(job.channel_id, view)
         if job.kind == outbox.ALERT_UPDATE:
+            # A newer update of the same alert is queued: it renders the same current state,
+            # so this one is skipped rather than spending a rate-limited API call.
+            if await asyncio.to_thread(self._superseded, job):
+                return None
             refs = await asyncio.to_thread(self._refs, job)
             if refs:
                 view = await asyncio.to_thread(self._alert, job.followup_id)
@@ -278,6 +281,14 @@ class DeliveryWorker:
             return None
         with read_scope(self.rt.engine) as s:
             return alert_view(s, followup_id, settings=self.rt.settings, now=self.rt.clock.now())
+
+    def _superseded(self, job: _Job) -> bool:
+        with read_scope(self.rt.engine) as s:
+            return s.execute(select(Outbox.id).where(
+                Outbox.status == OutboxStatus.PENDING, Outbox.kind == outbox.ALERT_UPDATE,
+                Outbox.followup_id == job.followup_id, Outbox.platform == job.platform,
+                Outbox.channel_id == job.channel_id, Outbox.id > job.id,
+            ).limit(1)).first() is not None
 
     def _refs(self, job: _Job) -> list[str]:
         with read_scope(self.rt.engine) as s:

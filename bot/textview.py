@@ -102,10 +102,10 @@ def list_text(v: FollowUpList) -> str:
     lines = [f"{v.title} ({v.total})"]
     for a in v.items:
         who = safe(a.customer.label) if a.customer else "Unknown customer"
-        comment = safe(a.comment or "")
-        if len(comment) > 60:
-            comment = comment[:59] + "…"
-        lines.append(f"  #{a.number:<5} {a.score:>2}/10  {who[:24]:<24} {status_line(a):<32} {comment}")
+        lines.append(f"  #{a.number}  {a.score}/10  {who} — {status_line(a)}")
+        if a.comment:
+            comment = safe(a.comment)
+            lines.append(f"      “{comment[:70] + '…' if len(comment) > 71 else comment}”")
     if v.total > len(v.items):
         lines.append(f"  … and {v.total - len(v.items)} more")
     return "\n".join(lines)
@@ -147,8 +147,7 @@ def help_text(v: HelpView) -> str:
     if v.error:
         lines += [f"⚠ {v.error}", ""]
     lines.append("npsbot commands:")
-    width = max(len(cmd) for cmd, _ in v.lines)
-    lines += [f"  {cmd:<{width}}  {what}" for cmd, what in v.lines]
+    lines += [f"  {cmd}  —  {what}" for cmd, what in v.lines]
     return "\n".join(lines)
 
 

@@ -77,11 +77,9 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 def read_scope(engine: Engine) -> Iterator[Session]:
     """A read-only unit of work; on SQLite it does not take the write lock."""
     bind = engine.execution_options(sqlite_deferred=True) if is_sqlite(engine) else engine
+    # Closing (not rolling back) ends the transaction yet keeps loaded objects readable.
     with Session(bind, expire_on_commit=False) as session:
-        try:
-            yield session
-        finally:
-            session.rollback()
+        yield session
 
 
 def alembic_config(url: str):

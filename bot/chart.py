@@ -1,0 +1,142 @@
+"""The digest's trend chart: 12 weeks of NPS with its 95% margin band and the response counts.
+
+Drawn with matplotlib's object API on the Agg canvas (no pyplot, no display, safe in worker
+threads). 1000x440 px stays inside Teams' 1024x1024 image limit and reads well in Slack.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.nps import MIN_RESPONSES, NpsSummary
+
+log = logging.getLogger(__name__)
+
+INK = "#1f2933"
+MUTED = "#7b8794"
+GRID = "#e4e7eb"
+LINE = "#2563eb"
+BAND = "#93c5fd"
+BARS = "#cbd2d9"
+GOOD, BAD = "#16a34a", "#dc2626"
+
+
+@dataclass(frozen=True)
+class WeekPoint:
+    """One week of the trend: [start, end) and its counts."""
+
+    start: datetime
+    end: datetime
+    summary: NpsSummary
+
+
+def _label(end: datetime) -> str:
+    # The label is the week's last day, which is the day before its exclusive end.
+    last = end - timedelta(seconds=1)
+    return last.strftime("%b %d").replace(" 0", " ")
+
+
+def render_trend(points: Sequence[WeekPoint], *, title: str = "Weekly NPS, last 12 weeks") -> bytes | None:
+    """PNG bytes of the chart, or None when there is nothing to draw or drawing fails."""
+    if not points or all(p.summary.n == 0 for p in points):
+        return None
+    try:
+        return _draw(points, title)
+    except Exception:  # noqa: BLE001 - the text digest must stand alone if the chart cannot be drawn
+        log.exception("chart.failed")
+        return None
+
+
+def _draw(points: Sequence[WeekPoint], title: str) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    xs = list(range(len(points)))
+    labels = [_label(p.end) for p in points]
+    nps = [p.summary.nps for p in points]
+    margin = [p.summary.margin for p in points]
+    counts = [p.summary.n for p in points]
+
+    fig = Figure(figsize=(10, 4.4), dpi=100, facecolor="white")
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.07, 0.14, 0.86, 0.72))
+    bars = ax.twinx()
+    # Counts sit behind the NPS line: the twin axis is drawn first, the main axis on top of it.
+    ax.set_zorder(bars.get_zorder() + 1)
+    ax.patch.set_visible(False)
+
+    bars.bar(xs, counts, width=0.6, color=BARS, alpha=0.55, zorder=1)
+    peak = max(counts) or 1
+    bars.set_ylim(0, peak * 3.2)  # keep the bars in the lower third, under the line
+    bars.yaxis.set_major_locator(MaxNLocator(3, integer=True))
+    bars.tick_params(axis="y", colors=MUTED, labelsize=8, length=0)
+    bars.set_ylabel("responses", color=MUTED, fontsize=8, labelpad=6)
+    bars.yaxis.set_label_coords(1.045, 0.16)
+    for x, n in zip(xs, counts, strict=True):
+        if n:
+            bars.annotate(f"{n:,}", (x, n), xytext=(0, 2), textcoords="offset points", ha="center",
+                          va="bottom", fontsize=7, color=MUTED)
+
+    known = [(x, v, m) for x, v, m in zip(xs, nps, margin, strict=True) if v is not None]
+    lows = [v - (m or 0) for _, v, m in known]
+    highs = [v + (m or 0) for _, v, m in known]
+    lo = max(-100.0, min(lows + [0.0]) - 8)
+    hi = min(100.0, max(highs + [0.0]) + 8)
+    ax.set_ylim(lo, hi)
+    ax.axhline(0, color=MUTED, linewidth=0.8, linestyle=(0, (4, 3)), zorder=2)
+
+    # Draw each run of weeks with answers separately so an empty week shows as a gap.
+    runs: list[list[tuple[int, float, float]]] = []
+    for x, v, m in zip(xs, nps, margin, strict=True):
+        if v is None:
+            runs.append([])
+            continue
+        if not runs or (runs[-1] and runs[-1][-1][0] != x - 1):
+            runs.append([])
+        runs[-1].append((x, v, m or 0.0))
+    for run in (r for r in runs if r):
+        rx = [p[0] for p in run]
+        ry = [p[1] for p in run]
+        ax.fill_between(rx, [y - m for _, y, m in run], [y + m for _, y, m in run], color=BAND,
+                        alpha=0.35, linewidth=0, zorder=3)
+        ax.plot(rx, ry, color=LINE, linewidth=2.2, zorder=4, solid_capstyle="round")
+    for x, v, n in zip(xs, nps, counts, strict=True):
+        if v is None:
+            continue
+        thin = n < MIN_RESPONSES
+        ax.plot([x], [v], marker="o", markersize=6.5, zorder=5, color=LINE,
+                markerfacecolor="white" if thin else LINE, markeredgewidth=1.8)
+    if known:
+        x, v, _ = known[-1]
+        ax.annotate(f"{round(v):+d}" if round(v) else "0", (x, v), xytext=(0, 9), textcoords="offset points",
+                    ha="center", fontsize=11, fontweight="bold", color=INK, zorder=6)
+        if len(known) > 1:
+            first = known[0][1]
+            delta = v - first
+            colour = GOOD if delta > 0 else BAD if delta < 0 else MUTED
+            fig.text(0.93, 0.93, f"{delta:+.0f} over {len(points)} weeks", ha="right", va="center",
+                     fontsize=9, color=colour)
+
+    ax.set_xticks(xs, labels, fontsize=8, color=INK)
+    ax.set_xlim(-0.6, len(points) - 0.4)
+    ax.yaxis.set_major_locator(MaxNLocator(6, integer=True))
+    ax.tick_params(axis="y", labelsize=8, colors=INK, length=0)
+    ax.tick_params(axis="x", length=0, pad=6)
+    ax.set_ylabel("NPS", color=INK, fontsize=9)
+    ax.grid(axis="y", color=GRID, linewidth=0.8)
+    for a in (ax, bars):
+        for side in ("top", "right", "left"):
+            a.spines[side].set_visible(False)
+        a.spines["bottom"].set_color(GRID)
+    fig.text(0.07, 0.93, title, ha="left", va="center", fontsize=12, fontweight="bold", color=INK)
+    fig.text(0.07, 0.035, "Shaded: 95% margin of error · hollow points: under 30 responses · "
+             "bars: responses per week", ha="left", fontsize=7.5, color=MUTED)
+
+    out = io.BytesIO()
+    fig.savefig(out, format="png", dpi=100, facecolor="white", metadata={"Software": None})
+    return out.getvalue()

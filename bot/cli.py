@@ -1,0 +1,216 @@
+"""The `npsbot` command: serve, socket, shell, import, digest, db upgrade, teams-package."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from bot import logs
+from bot.config import Settings
+
+app = typer.Typer(help="npsbot: NPS responses in, follow-ups out, in Slack, Teams or a terminal.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        for e in exc.errors():
+            name = e.get("loc", ("?",))[0]
+            err.print(f"[red]Configuration error:[/] {name}: {e['msg']}", markup=True)
+        raise typer.Exit(2) from None
+
+
+def _services(settings: Settings):
+    from bot.app import build_runtime, build_services
+
+    return build_services(build_runtime(settings))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 3000, or $PORT).")] = None,
+) -> None:
+    """Run the HTTP server: webhooks, Slack, Teams, health, metrics, delivery and the scheduler."""
+    from aiohttp import web
+
+    from bot.app import build_app
+
+    settings = _settings()
+    logs.configure()
+    services = _services(settings)
+    mounted = [name for name, on in (("slack", settings.slack_enabled), ("teams", settings.teams_enabled)) if on]
+    logging.getLogger("npsbot").info("serve.start", extra={"platforms": ",".join(mounted) or "none"})
+    web.run_app(build_app(services), host=host or settings.host, port=port or settings.port,
+                print=None, access_log=None)
+
+
+@app.command()
+def socket() -> None:
+    """Run Slack over Socket Mode (no public URL needed), with delivery and the scheduler."""
+    settings = _settings()
+    if not (settings.slack_app_token and settings.slack_bot_token):
+        err.print("Socket Mode needs SLACK_APP_TOKEN (xapp-…) and SLACK_BOT_TOKEN (xoxb-…).")
+        raise typer.Exit(2)
+    logs.configure()
+    from handlers.slack.socket import run_socket
+
+    asyncio.run(run_socket(_services(settings)))
+
+
+@app.command()
+def shell(
+    demo: Annotated[bool, typer.Option("--demo", help="Load a realistic sample into npsbot-demo.db first.")] = False,
+    user: Annotated[str | None, typer.Option("--as", help="Who you are (default: your login name).")] = None,
+    channel: Annotated[str, typer.Option(help="The channel you type in.")] = "#cx",
+) -> None:
+    """Type chat commands as a staff member; alerts and digests print here. No chat platform needed."""
+    from bot.actors import Actor, Place
+    from bot.app import build_runtime, build_services
+    from handlers.shell import run_shell
+
+    overrides = {"DATABASE_URL": "sqlite:///npsbot-demo.db"} if demo else {}
+    settings = _settings(**overrides)
+    logs.configure("WARNING")
+    rt = build_runtime(settings)
+    services = build_services(rt)
+    who = user or _login()
+    banner = "npsbot shell — type `help` for commands, `\\help` for shell commands, `\\q` to quit."
+    if demo:
+        from bot import channels
+        from bot.demo import load_demo
+
+        with console.status("Loading 12 weeks of sample responses…"):
+            stored = load_demo(rt)
+        place = Place("shell", channel)
+        sub = channels.get(rt, place)
+        if sub is None or not sub.alerts:
+            channels.subscribe(rt, place, Actor("shell", who, who), segment=None, max_score=6)
+        banner += (f"\nDemo data in npsbot-demo.db ({stored} new responses stored). {channel} is subscribed to"
+                   " alerts. Try: `score`, `unclaimed`, `show 3`, `claim 3`, `digest now`,"
+                   " `\\respond 2 customer=cus_007 Nobody answered my ticket`.")
+    asyncio.run(run_shell(services, user=who, channel=channel, console=console, banner=banner))
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "me"
+
+
+@app.command("import")
+def import_csv(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The CSV file.")],
+    format: Annotated[str | None, typer.Option("--format", help="generic, delighted, surveymonkey, qualtrics, "
+                                               "typeform or google-forms (detected when left out).")] = None,
+) -> None:
+    """Import responses from a CSV file; exit status 1 when any row was rejected."""
+    from bot.app import build_runtime
+    from bot.csvimport import import_records
+    from handlers.connectors.csv_presets import FORMATS, detect, records_for
+
+    if format is not None and format not in FORMATS:
+        err.print(f"Unknown --format {format!r}; use one of: {', '.join(FORMATS)}.")
+        raise typer.Exit(2)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        err.print(f"{file} is not UTF-8 text; export the CSV as UTF-8.")
+        raise typer.Exit(2) from None
+    fmt = format or detect(text)
+    records, mapper = records_for(fmt, text)
+    records = list(records)
+    logs.configure("WARNING")
+    rt = build_runtime(_settings())
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(f"Importing {file.name} ({fmt})", total=len(records))
+        summary = import_records(rt, records, mapper=mapper, progress=lambda n: progress.advance(task, n))
+    table = Table(title=f"{file.name} ({fmt})", show_header=False)
+    table.add_row("accepted", str(summary.accepted))
+    table.add_row("duplicates", str(summary.duplicates))
+    table.add_row("rejected", str(len(summary.rejected)))
+    table.add_row("follow-ups opened", str(summary.followups_opened))
+    console.print(table)
+    for rejected in summary.rejected:
+        console.print(f"line {rejected.line}: {rejected.reason}", markup=False, highlight=False)
+    raise typer.Exit(1 if summary.rejected else 0)
+
+
+@app.command()
+def digest(
+    channel: Annotated[str | None, typer.Option(help="Channel id (default: every channel with a schedule).")] = None,
+    preview: Annotated[bool, typer.Option("--preview", help="Print the digest instead of posting it.")] = False,
+) -> None:
+    """Build a digest now and post it (or print it with --preview)."""
+    from bot.app import build_app, build_runtime, build_services
+    from bot.digest import enqueue_digests, preview_text
+
+    logs.configure("WARNING")
+    rt = build_runtime(_settings())
+    if preview:
+        console.print(preview_text(rt, channel), markup=False, highlight=False, emoji=False)
+        return
+    queued = enqueue_digests(rt, channel)
+    if not queued:
+        err.print("No channel to post to: pass --channel or schedule a digest with `/nps digest schedule`.")
+        raise typer.Exit(1)
+    services = build_services(rt)
+    build_app(services, run_workers=False)  # mounts the configured platforms' notifiers
+    if services.worker.notifiers:
+        asyncio.run(services.worker.drain(timeout=120))
+        console.print(f"Posted {queued} digest(s).")
+    else:
+        console.print(f"Queued {queued} digest(s); no chat platform is configured here, so a running "
+                      "`npsbot serve` will deliver them.")
+
+
+@app.command("teams-package")
+def teams_package(
+    out: Annotated[Path, typer.Option(help="Where to write the zip.")] = Path("npsbot-teams.zip"),
+) -> None:
+    """Write the Teams app package (manifest.json + icons) that an admin uploads."""
+    from handlers.teams.package import write_package
+
+    settings = _settings()
+    if not settings.microsoft_app_id:
+        err.print("Set MICROSOFT_APP_ID to your Azure bot's app id first.")
+        raise typer.Exit(2)
+    path = write_package(settings, out)
+    console.print(f"Wrote {path}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply schema migrations to DATABASE_URL."""
+    from storage.db import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    console.print("Database is up to date.")
+
+
+def main() -> None:
+    app(prog_name="npsbot")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

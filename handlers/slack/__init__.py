@@ -1,0 +1,69 @@
+"""Slack: the Bolt app at `POST /slack/events` and the Notifier the outbox worker posts through.
+
+Everything that imports slack_bolt or slack_sdk lives in this package. The Bolt app verifies
+every HTTP request's v0 signature and refuses timestamps more than five minutes old (Bolt's
+RequestVerification middleware answers 401). It never calls auth.test: the single workspace's bot
+token comes from SLACK_BOT_TOKEN through a local `authorize`, so no Web API call sits between a
+request and its acknowledgement.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+
+from bot.delivery import Notifier
+from handlers.slack.listeners import register
+from handlers.slack.notifier import SlackNotifier, make_client
+
+__all__ = ["build_bolt_app", "mount", "SlackNotifier"]
+
+
+def _authorize(token: str):
+    async def authorize(enterprise_id=None, team_id=None, user_id=None, **_: object) -> AuthorizeResult:
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=token)
+
+    return authorize
+
+
+def build_bolt_app(services, *, socket_mode: bool = False) -> AsyncApp:
+    """A Bolt AsyncApp with npsbot's listeners; its client talks to SLACK_API_URL."""
+    settings = services.rt.settings
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    app = AsyncApp(
+        client=make_client(token, settings.slack_api_url),
+        authorize=_authorize(token),
+        signing_secret=secret,
+        # Socket Mode payloads arrive over an authenticated WebSocket and carry no signature.
+        request_verification_enabled=not socket_mode,
+        name="npsbot",
+    )
+    register(app, services)
+    return app
+
+
+def mount(app: web.Application, services) -> Notifier:
+    """Add `POST /slack/events` to the server and return the Slack Notifier."""
+    settings = services.rt.settings
+    bolt = build_bolt_app(services)
+    notifier = SlackNotifier(bolt.client, post_interval=settings.slack_post_interval)
+
+    async def slack_events(request: web.Request) -> web.Response:
+        bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def shared_session(_: web.Application):
+        # One connection pool for every Web API call (Bolt's per-request clients copy it).
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        bolt.client.session = session
+        yield
+        bolt.client.session = None
+        await session.close()
+
+    app.router.add_post("/slack/events", slack_events)
+    app.cleanup_ctx.append(shared_session)
+    return notifier

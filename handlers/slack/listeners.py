@@ -1,0 +1,282 @@
+"""Bolt listeners: `/nps`, the alert buttons, the modals, reactions and App Home.
+
+Each listener acknowledges first, then turns the payload into a `Command`, runs it through the
+dispatcher in a worker thread and renders the reply. The alert itself is re-rendered by the
+outbox worker (every change writes `alert.update` rows), never from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from bot.actors import Actor, Place
+from bot.commands import Command, Verb, parse_command, reaction_command
+from bot.errors import CommandError
+from bot.views import HelpView, Notice
+from handlers.slack import blocks
+from storage.db import session_scope
+from storage.models import Outcome, SeenEvent
+
+log = logging.getLogger(__name__)
+
+# A modal submission waits this long for the dispatcher so a refusal can be shown inside the
+# modal; Slack gives us 3 s to answer a view_submission.
+SUBMIT_WAIT = 2.0
+SEEN_EVENT_TTL = timedelta(days=2)  # Slack retries for at most 24 h (with delayed events on)
+_PLAIN_MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
+_SORRY = Notice("Sorry, something went wrong on our side; it has been logged. Please try again.", ok=False)
+
+
+def refused(reply: Any) -> str | None:
+    """The sentence of a refusal (domain error or bad command), or None when it went through."""
+    if isinstance(reply, Notice) and not reply.ok:
+        return reply.text
+    if isinstance(reply, HelpView) and reply.error:
+        return reply.error
+    return None
+
+
+class SlackDoor:
+    """The listeners, sharing the services and a small cache of display names."""
+
+    def __init__(self, services) -> None:
+        self.services = services
+        self.rt = services.rt
+        self.dispatcher = services.dispatcher
+        self._names: dict[str, str] = {}
+        self._pruned_at = None
+
+    # -- helpers ------------------------------------------------------------------------------
+    async def run(self, command: Command, actor: Actor, place: Place) -> Any:
+        return await asyncio.to_thread(self.dispatcher.handle, command, actor, place)
+
+    @staticmethod
+    def actor_of(user: dict) -> Actor:
+        """The acting user of an interactive payload (`user.id` plus the handle Slack sends)."""
+        name = user.get("username") or user.get("name") or user.get("id") or "someone"
+        return Actor("slack", user["id"], name)
+
+    async def name_of(self, client: AsyncWebClient, user_id: str) -> str:
+        """A user's display name for events, which carry only the id (users:read)."""
+        if user_id in self._names:
+            return self._names[user_id]
+        name = user_id
+        try:
+            resp = await client.users_info(user=user_id)
+            user = resp.get("user") or {}
+            profile = user.get("profile") or {}
+            name = profile.get("display_name") or user.get("real_name") or user.get("name") or user_id
+            if len(self._names) > 10_000:
+                self._names.clear()
+            self._names[user_id] = name
+        except SlackApiError as exc:
+            log.warning("slack.users_info_failed", extra={"error": exc.response.get("error")})
+        except Exception as exc:  # noqa: BLE001 - a name is nice to have; the id still works
+            log.warning("slack.users_info_failed", extra={"error": type(exc).__name__})
+        return name
+
+    def first_delivery(self, event_id: str | None) -> bool:
+        """Record an Events API event id; False when it was already acted on (a retry)."""
+        if not event_id:
+            return True
+        now = self.rt.clock.now()
+        try:
+            with session_scope(self.rt.engine) as s:
+                s.add(SeenEvent(event_id=f"slack:{event_id}", platform="slack", seen_at=now))
+        except IntegrityError:
+            return False
+        if self._pruned_at is None or now - self._pruned_at > timedelta(hours=1):
+            self._pruned_at = now
+            with session_scope(self.rt.engine) as s:
+                s.execute(delete(SeenEvent).where(SeenEvent.platform == "slack",
+                                                  SeenEvent.seen_at < now - SEEN_EVENT_TTL))
+        return True
+
+    async def publish_home(self, client: AsyncWebClient, user_id: str, notice: Notice | None = None) -> None:
+        actor = Actor("slack", user_id, user_id)
+        home = await asyncio.to_thread(self.dispatcher.home, actor)
+        await client.views_publish(user_id=user_id, view=blocks.home_view(home, notice))
+
+    async def tell(self, client: AsyncWebClient, channel: str | None, user_id: str, notice: Notice) -> None:
+        """An ephemeral line to one user in a channel (or their DM with the app)."""
+        message = blocks.reply_message(notice)
+        try:
+            if channel:
+                await client.chat_postEphemeral(channel=channel, user=user_id, **message)
+            else:
+                await client.chat_postMessage(channel=user_id, **message)
+        except SlackApiError as exc:
+            log.warning("slack.tell_failed", extra={"error": exc.response.get("error")})
+
+    async def with_assignee_name(self, client: AsyncWebClient, command: Command) -> Command:
+        """`assign 12 <@U123>` (newer clients drop the `|name`): look the name up for the alert."""
+        match = _PLAIN_MENTION.fullmatch(command.assignee or "")
+        if not match:
+            return command
+        name = await self.name_of(client, match.group(1))
+        return Command(Verb.ASSIGN, number=command.number, assignee=f"<@{match.group(1)}|{name}>")
+
+    # -- /nps ---------------------------------------------------------------------------------
+    async def on_command(self, ack, body: dict, respond, client: AsyncWebClient) -> None:
+        slash = body.get("command") or "/nps"
+        try:
+            command = parse_command(body.get("text") or "")
+        except CommandError as exc:
+            await ack(response_type="ephemeral", **blocks.reply_message(HelpView(error=exc.message), slash))
+            return
+        if command.verb == Verb.HELP:
+            await ack(response_type="ephemeral", **blocks.reply_message(HelpView(), slash))
+            return
+        await ack()
+        actor = Actor("slack", body["user_id"], body.get("user_name") or body["user_id"])
+        place = Place("slack", body.get("channel_id") or body["user_id"])
+        try:
+            if command.verb == Verb.ASSIGN:
+                command = await self.with_assignee_name(client, command)
+            reply = await self.run(command, actor, place)
+        except Exception:
+            log.exception("slack.command_failed", extra={"verb": command.verb.value})
+            reply = _SORRY
+        await respond(response_type="ephemeral", replace_original=False, **blocks.reply_message(reply, slash))
+
+    # -- buttons ------------------------------------------------------------------------------
+    @staticmethod
+    def _origin(body: dict) -> tuple[str | None, bool]:
+        """(channel id, from App Home?) of an interactive payload."""
+        container = body.get("container") or {}
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+        return channel, container.get("type") == "view"
+
+    async def on_button(self, ack, body: dict, action: dict, respond, client: AsyncWebClient) -> None:
+        await ack()
+        verb = {v: k for k, v in blocks.ACTION_IDS.items()}[action["action_id"]]
+        try:
+            number = int(action.get("value") or "")
+        except ValueError:
+            log.warning("slack.bad_button_value", extra={"action": action.get("action_id")})
+            return
+        channel, from_home = self._origin(body)
+        user_id = body["user"]["id"]
+        if verb in (Verb.NOTE, Verb.CLOSE):
+            # trigger_id expires 3 s after the click: open the modal before any other work.
+            modal = blocks.note_modal if verb == Verb.NOTE else blocks.close_modal
+            await client.views_open(trigger_id=body["trigger_id"],
+                                    view=modal(number, channel=channel, home=from_home))
+            return
+        actor = self.actor_of(body["user"])
+        try:
+            reply = await self.run(Command(verb, number=number), actor, Place("slack", channel or user_id))
+        except Exception:
+            log.exception("slack.button_failed", extra={"verb": verb.value})
+            reply = _SORRY
+        notice = reply if isinstance(reply, Notice) else Notice(refused(reply) or "Done.", ok=False)
+        if from_home:
+            await self.publish_home(client, user_id, notice)
+        elif body.get("response_url"):
+            await respond(response_type="ephemeral", replace_original=False, **blocks.reply_message(notice))
+        else:
+            await self.tell(client, channel, user_id, notice)
+
+    # -- modals -------------------------------------------------------------------------------
+    async def on_submit(self, ack, body: dict, view: dict, client: AsyncWebClient) -> None:
+        meta = blocks.parse_meta(view.get("private_metadata"))
+        if not meta:
+            await ack(response_action="errors", errors={"note": "This form has expired; open it again."})
+            return
+        values = (view.get("state") or {}).get("values") or {}
+        note = (((values.get("note") or {}).get("text") or {}).get("value") or "").strip()
+        number = meta["n"]
+        if view.get("callback_id") == blocks.NOTE_CALLBACK:
+            if not note:
+                await ack(response_action="errors", errors={"note": "A note needs some text."})
+                return
+            command, error_block = Command(Verb.NOTE, number=number, text=note), "note"
+        else:
+            raw = ((values.get("outcome") or {}).get("value") or {}).get("selected_option") or {}
+            try:
+                outcome = Outcome(raw.get("value") or "resolved")
+            except ValueError:
+                await ack(response_action="errors", errors={"outcome": "Pick one of the outcomes."})
+                return
+            command = Command(Verb.CLOSE, number=number, outcome=outcome, text=note or None)
+            error_block = "outcome"
+        user_id = body["user"]["id"]
+        actor = self.actor_of(body["user"])
+        channel = meta.get("c")
+        task = asyncio.ensure_future(self.run(command, actor, Place("slack", channel or user_id)))
+        done, _ = await asyncio.wait({task}, timeout=SUBMIT_WAIT)
+        if done:
+            try:
+                reply = task.result()
+            except Exception:
+                log.exception("slack.submit_failed", extra={"verb": command.verb.value})
+                await ack(response_action="errors", errors={error_block: _SORRY.text})
+                return
+            why = refused(reply)
+            if why:
+                await ack(response_action="errors", errors={error_block: why[:150]})
+                return
+            await ack()
+        else:
+            # Slow database: close the modal in time, report the result afterwards.
+            await ack()
+            try:
+                reply = await task
+            except Exception:
+                log.exception("slack.submit_failed", extra={"verb": command.verb.value})
+                reply = _SORRY
+            why = refused(reply)
+            if why:
+                await self.tell(client, channel, user_id, Notice(why, ok=False))
+        if meta.get("home"):
+            await self.publish_home(client, user_id)
+
+    # -- events -------------------------------------------------------------------------------
+    async def on_reaction(self, body: dict, event: dict, client: AsyncWebClient) -> None:
+        item = event.get("item") or {}
+        if item.get("type") != "message" or reaction_command(event.get("reaction") or "", 1) is None:
+            return
+        channel, ts, user_id = item.get("channel"), item.get("ts"), event.get("user")
+        if not (channel and ts and user_id):
+            return
+        number = await asyncio.to_thread(self.dispatcher.followup_for_message, "slack", channel, ts)
+        if number is None:
+            return  # a reaction on some other message
+        if not await asyncio.to_thread(self.first_delivery, body.get("event_id")):
+            log.info("slack.event_retry_ignored", extra={"followup": number})
+            return
+        command = reaction_command(event["reaction"], number)
+        actor = Actor("slack", user_id, await self.name_of(client, user_id))
+        reply = await self.run(command, actor, Place("slack", channel))
+        why = refused(reply)
+        if why:
+            await self.tell(client, channel, user_id, Notice(why, ok=False))
+
+    async def on_home_opened(self, body: dict, event: dict, client: AsyncWebClient) -> None:
+        if event.get("tab", "home") != "home" or not event.get("user"):
+            return
+        if not await asyncio.to_thread(self.first_delivery, body.get("event_id")):
+            return
+        await self.publish_home(client, event["user"])
+
+
+def register(app: AsyncApp, services) -> SlackDoor:
+    """Attach every listener to a Bolt app (HTTP and Socket Mode share them)."""
+    door = SlackDoor(services)
+    # Any slash command routed here is ours, so a workspace may rename /nps (e.g. /nps-staging).
+    app.command(re.compile(r"^/"))(door.on_command)
+    app.action(re.compile(r"^nps_(claim|reopen|note|close)$"))(door.on_button)
+    app.view_submission(re.compile(rf"^({blocks.NOTE_CALLBACK}|{blocks.CLOSE_CALLBACK})$"))(door.on_submit)
+    app.event("reaction_added")(door.on_reaction)
+    app.event("app_home_opened")(door.on_home_opened)
+    return door

@@ -1,0 +1,271 @@
+"""Adaptive Cards (version 1.5) for Teams: alerts, lists, follow-up details, score and help.
+
+Pure functions: views in, card dicts out; they never query. Teams renders a TextBlock's text as
+Markdown (links, bold, lists), so every string that came from a customer or a person is placed in
+a RichTextBlock's TextRun, which Teams shows as is. TextBlocks carry only our own words and
+numbers.
+
+Card actions are `Action.Execute` (Universal Actions) whose data names the command:
+`{"npsbot": "claim", "n": 12}`; inputs of the Add note / Close forms are merged into the same
+data by Teams. The handlers accept the same data from an `Action.Submit` too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.commands import Verb
+from bot.nps import format_nps
+from bot.textview import (
+    CATEGORY_ICON,
+    day,
+    earlier_line,
+    money,
+    reply_text,
+    safe,
+    status_line,
+    when,
+)
+from bot.views import (
+    AlertView,
+    FollowUpDetail,
+    FollowUpList,
+    HelpView,
+    Notice,
+    ScoreView,
+)
+from storage.models import Outcome
+
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+VERSION = "1.5"
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+MAX_TEXT = 2000  # a long comment is cut here; `show N` has the whole of it
+LIST_COMMENT = 120
+NOTE_INPUT, OUTCOME_INPUT, CLOSE_NOTE_INPUT = "note_text", "close_outcome", "close_note"
+STATUS_STYLE = {"open": "attention", "claimed": "warning", "closed": "good"}
+OUTCOME_TITLES = {
+    Outcome.RESOLVED: "Resolved", Outcome.RECOVERED: "Recovered (customer won back)",
+    Outcome.UNREACHABLE: "Unreachable", Outcome.CHURNED: "Churned", Outcome.NO_ACTION: "No action needed",
+}
+
+
+# -- building blocks ----------------------------------------------------------------------------
+def card(body: list[dict], actions: list[dict] | None = None) -> dict:
+    """A top-level Adaptive Card, full width in Teams."""
+    out: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION,
+                           "msteams": {"width": "Full"}, "body": body}
+    if actions:
+        out["actions"] = actions
+    return out
+
+
+def text_block(text: str, **style: Any) -> dict:
+    """Our own words only: Teams reads this text as Markdown."""
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+
+
+def run(text: str | None, **style: Any) -> dict:
+    """A TextRun: shown literally (no Markdown, no mentions), control characters made visible."""
+    value = safe(text)
+    if len(value) > MAX_TEXT:
+        value = value[:MAX_TEXT - 1] + "…"
+    return {"type": "TextRun", "text": value, **style}
+
+
+def rich(*inlines: dict, **style: Any) -> dict:
+    return {"type": "RichTextBlock", "inlines": list(inlines), **style}
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _execute(title: str, verb: str, number: int, **extra: Any) -> dict:
+    return {"type": "Action.Execute", "title": title, "verb": verb,
+            "data": {"npsbot": verb, "n": number}, **extra}
+
+
+# -- the alert ----------------------------------------------------------------------------------
+def _status_runs(a: AlertView) -> list[dict]:
+    if a.status == "closed":
+        runs = [run(f"Closed as {a.outcome.value if a.outcome else '—'}", weight="Bolder", color="Good")]
+    elif a.status == "claimed":
+        runs = [run("Claimed by ", weight="Bolder"),
+                run(a.claimant_name or a.claimant_id, weight="Bolder")]
+    else:
+        runs = [run("Open, unclaimed", weight="Bolder", color="Attention")]
+    if a.overdue:
+        runs.append(run(" · OVERDUE", weight="Bolder", color="Attention"))
+    return runs
+
+
+def alert_body(a: AlertView) -> list[dict]:
+    """Everything the Slack alert shows: score, customer, segment, ARR, owner, history, comment."""
+    c = a.customer
+    head = text_block(f"#{a.number} · {CATEGORY_ICON.get(a.category, '')} {a.score}/10 {a.category}",
+                      size="Medium", weight="Bolder")
+    customer = [run(c.label if c else "Unknown customer", weight="Bolder")]
+    if c and c.email:
+        customer += [run(" · "), run(c.email)]
+    details = rich(
+        run("Segment ", isSubtle=True), run(a.segment or "—"),
+        run(" · ARR ", isSubtle=True), run(money(a.arr)),
+        run(" · Owner ", isSubtle=True), run(c.owner if c and c.owner else "—"),
+        spacing="None",
+    )
+    body: list[dict] = [
+        {"type": "Container", "style": STATUS_STYLE.get(a.status, "default"), "bleed": True,
+         "items": [head, rich(*_status_runs(a), spacing="None")]},
+        rich(*customer),
+        details,
+    ]
+    if a.comment:
+        body.append(rich(run(f"“{a.comment}”", italic=True)))
+    else:
+        body.append(rich(run("(no comment)", isSubtle=True, italic=True)))
+    if a.response_count > 1:
+        body.append(text_block(f"{a.response_count} answers in this follow-up", isSubtle=True, spacing="None"))
+    body.append(text_block(earlier_line(a), isSubtle=True, spacing="Small"))
+    if a.last_note:
+        body.append(rich(run("Last note: ", weight="Bolder"), run(a.last_note)))
+    body.append(rich(run(f"Answered {when(a.submitted_at)} via ", isSubtle=True), run(a.source, isSubtle=True),
+                     spacing="Small"))
+    return body
+
+
+def alert_actions(a: AlertView) -> list[dict]:
+    """Buttons for the actions the view allows (the rule lives in bot.queries.actions_for)."""
+    n = a.number
+    actions: list[dict] = []
+    for verb in a.actions:
+        if verb == Verb.CLAIM:
+            actions.append(_execute("Claim", "claim", n, style="positive"))
+        elif verb == Verb.NOTE:
+            actions.append({"type": "Action.ShowCard", "title": "Add note", "card": {
+                "type": "AdaptiveCard",
+                "body": [{"type": "Input.Text", "id": NOTE_INPUT, "label": f"Note on #{n}",
+                          "isMultiline": True, "maxLength": 3000, "isRequired": True,
+                          "errorMessage": "Write the note first.",
+                          "placeholder": "Called the customer; follow-up on Friday"}],
+                "actions": [_execute("Save note", "note", n)],
+            }})
+        elif verb == Verb.CLOSE:
+            actions.append({"type": "Action.ShowCard", "title": "Close", "card": {
+                "type": "AdaptiveCard",
+                "body": [
+                    {"type": "Input.ChoiceSet", "id": OUTCOME_INPUT, "label": "Outcome", "style": "compact",
+                     "value": Outcome.RESOLVED.value, "isRequired": True,
+                     "choices": [{"title": t, "value": o.value} for o, t in OUTCOME_TITLES.items()]},
+                    {"type": "Input.Text", "id": CLOSE_NOTE_INPUT, "label": "Note (optional)",
+                     "isMultiline": True, "maxLength": 3000},
+                ],
+                "actions": [_execute(f"Close #{n}", "close", n, style="positive")],
+            }})
+        elif verb == Verb.REOPEN:
+            actions.append(_execute("Reopen", "reopen", n))
+    return actions
+
+
+def alert_card(a: AlertView) -> dict:
+    """The alert as posted to a channel and updated in place after every change."""
+    return card(alert_body(a), alert_actions(a))
+
+
+def alert_summary(a: AlertView) -> str:
+    """Notification text (plain) for the card's activity."""
+    who = safe(a.customer.label) if a.customer else "Unknown customer"
+    return _truncate(f"#{a.number} · {a.score}/10 {a.category} · {who} · {status_line(a)}", 200)
+
+
+# -- replies ------------------------------------------------------------------------------------
+def list_card(v: FollowUpList) -> dict:
+    if not v.items:
+        return card([text_block(v.title, weight="Bolder"), rich(run(v.empty_text))])
+    body = [text_block(f"{v.title} ({v.total})", size="Medium", weight="Bolder")]
+    for a in v.items:
+        who = a.customer.label if a.customer else "Unknown customer"
+        items = [rich(run(f"#{a.number}", weight="Bolder"), run(f" · {a.score}/10 · "), run(who),
+                      run(" · "), run(status_line(a), color="Attention" if a.overdue else "Default"))]
+        if a.comment:
+            items.append(rich(run(_truncate(a.comment, LIST_COMMENT), italic=True, isSubtle=True),
+                              spacing="None"))
+        body.append({"type": "Container", "separator": True, "items": items})
+    if v.total > len(v.items):
+        body.append(text_block(f"… and {v.total - len(v.items)} more", isSubtle=True))
+    return card(body)
+
+
+def detail_card(d: FollowUpDetail) -> dict:
+    """`show N`: the alert with its buttons, every answer, the score history and the audit trail."""
+    body = alert_body(d.alert)
+    body.append(text_block("Answers", weight="Bolder", separator=True))
+    for r in d.responses:
+        body.append(rich(run(f"{when(r.submitted_at)} · {r.score}/10 · ", isSubtle=True),
+                         run(r.comment or "(no comment)", italic=bool(r.comment)), spacing="Small"))
+    if d.history:
+        points = " → ".join(f"{p.score} ({day(p.submitted_at)})" for p in d.history)
+        body.append(text_block(f"Score history: {points}", isSubtle=True))
+    body.append(text_block("Trail", weight="Bolder", separator=True))
+    for e in d.events:
+        inlines = [run(f"{when(e.at)} · ", isSubtle=True), run(e.actor_name, weight="Bolder"), run(f" {e.action}")]
+        if e.text:
+            inlines += [run(": "), run(e.text)]
+        body.append(rich(*inlines, spacing="Small"))
+    return card(body, alert_actions(d.alert))
+
+
+def score_card(v: ScoreView) -> dict:
+    c = v.current
+    title = [run(f"NPS, last {v.period_days} days", weight="Bolder")]
+    if v.segment:
+        title += [run(" · segment ", weight="Bolder"), run(v.segment, weight="Bolder")]
+    big = format_nps(c.nps) + (f" ±{c.margin:.0f}" if c.margin is not None else "")
+    body = [rich(*title), text_block(big, size="ExtraLarge", weight="Bolder", spacing="None")]
+    if c.insufficient:
+        body.append(text_block(f"Insufficient data: {c.n} responses, 30 needed", color="Warning", spacing="None"))
+    body.append(text_block(f"{c.n} responses · {c.promoters} promoters · {c.passives} passives · "
+                           f"{c.detractors} detractors", spacing="Small"))
+    ch = v.change
+    if ch.delta is None:
+        body.append(text_block(f"Change vs the {v.period_days} days before: no earlier responses to compare.",
+                               isSubtle=True))
+    else:
+        verdict = "significant" if ch.significant else "within the margin of error"
+        body.append(text_block(f"Change vs the {v.period_days} days before: {ch.delta:+.0f} ({verdict}; previous "
+                               f"{format_nps(v.previous.nps)} from {v.previous.n} responses)", isSubtle=True))
+    return card(body)
+
+
+def help_card(v: HelpView) -> dict:
+    body: list[dict] = []
+    if v.error:
+        body.append(rich(run("⚠ " + v.error, color="Attention", weight="Bolder")))
+    body.append(text_block("npsbot commands", size="Medium", weight="Bolder"))
+    body.append(text_block("Mention me in a channel (@npsbot claim 12) or write to me directly.",
+                           isSubtle=True, spacing="None"))
+    for command, what in v.lines:
+        body.append(rich(run(command, fontType="Monospace", weight="Bolder"), run(f" — {what}"), spacing="Small"))
+    return card(body)
+
+
+def text_card(text: str) -> dict:
+    """Any reply as literal text, one RichTextBlock per line."""
+    return card([rich(run(line or " "), spacing="None") for line in text.splitlines()] or [rich(run(" "))])
+
+
+def reply_card(reply) -> dict | None:
+    """The card for a command's reply; None when plain text suits it better (short notices)."""
+    match reply:
+        case FollowUpList():
+            return list_card(reply)
+        case FollowUpDetail():
+            return detail_card(reply)
+        case ScoreView():
+            return score_card(reply)
+        case HelpView():
+            return help_card(reply)
+        case AlertView():
+            return alert_card(reply)
+        case Notice():
+            return None
+    return text_card(reply_text(reply))
