@@ -73,10 +73,7 @@ def _draw(points: Sequence[WeekPoint], title: str) -> bytes:
     bars.bar(xs, counts, width=0.6, color=BARS, alpha=0.55, zorder=1)
     peak = max(counts) or 1
     bars.set_ylim(0, peak * 3.2)  # keep the bars in the lower third, under the line
-    bars.yaxis.set_major_locator(MaxNLocator(3, integer=True))
-    bars.tick_params(axis="y", colors=MUTED, labelsize=8, length=0)
-    bars.set_ylabel("responses", color=MUTED, fontsize=8, labelpad=6)
-    bars.yaxis.set_label_coords(1.045, 0.16)
+    bars.set_yticks([])  # each bar carries its own count label
     for x, n in zip(xs, counts, strict=True):
         if n:
             bars.annotate(f"{n:,}", (x, n), xytext=(0, 2), textcoords="offset points", ha="center",

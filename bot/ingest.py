@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from pydantic import (
@@ -21,7 +23,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -212,17 +214,37 @@ def ingest(rt: Runtime, items: list[ResponseIn]) -> IngestResult:
     return result
 
 
-def _dialect_insert(session: Session, table):
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+@cache
+def _statements(dialect: str) -> SimpleNamespace:
+    """The ingest statements, built once per dialect: building them costs more than running them."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    customers, responses = Customer.__table__, Response.__table__
+    upsert = dialect_insert(customers)
+    ex, t = upsert.excluded, customers.c
+    # A response that leaves a field out keeps what we knew of the customer.
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["external_id"],
+        set_={
+            "name": func.coalesce(ex.name, t.name), "email": func.coalesce(ex.email, t.email),
+            "segment": func.coalesce(ex.segment, t.segment), "arr": func.coalesce(ex.arr, t.arr),
+            "owner": func.coalesce(ex.owner, t.owner), "updated_at": ex.updated_at,
+        },
+    )
+    return SimpleNamespace(
+        upsert_customers=upsert,
+        find_customers=select(t.id, t.external_id, t.segment, t.arr).where(
+            t.external_id.in_(bindparam("ids", expanding=True))),
+        insert_responses=dialect_insert(responses).on_conflict_do_nothing(
+            index_elements=["source", "external_id"]
+        ).returning(responses.c.id, responses.c.source, responses.c.external_id),
+    )
 
-        return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return sqlite_insert(table)
-
-
-def _upsert_customers(session: Session, items: list[ResponseIn], now: datetime) -> dict[str, tuple]:
+def _upsert_customers(session: Session, sql: SimpleNamespace, items: list[ResponseIn],
+                      now: datetime) -> dict[str, tuple]:
     latest: dict[str, dict] = {}
     for item in items:
         c = item.customer
@@ -240,24 +262,8 @@ def _upsert_customers(session: Session, items: list[ResponseIn], now: datetime) 
          "arr": v.get("arr"), "owner": v.get("owner"), "updated_at": now}
         for k, v in latest.items()
     ]
-    stmt = _dialect_insert(session, Customer.__table__)
-    ex = stmt.excluded
-    t = Customer.__table__.c
-    from sqlalchemy import func
-
-    # A response that leaves a field out keeps what we knew of the customer.
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["external_id"],
-        set_={
-            "name": func.coalesce(ex.name, t.name), "email": func.coalesce(ex.email, t.email),
-            "segment": func.coalesce(ex.segment, t.segment), "arr": func.coalesce(ex.arr, t.arr),
-            "owner": func.coalesce(ex.owner, t.owner), "updated_at": ex.updated_at,
-        },
-    )
-    session.execute(stmt, rows)
-    found = session.execute(
-        select(t.id, t.external_id, t.segment, t.arr).where(t.external_id.in_(list(latest)))
-    ).all()
+    session.execute(sql.upsert_customers, rows)
+    found = session.execute(sql.find_customers, {"ids": list(latest)}).all()
     return {ext: (cid, seg, arr) for cid, ext, seg, arr in found}
 
 
@@ -272,7 +278,8 @@ def _ingest(session: Session, rt: Runtime, items: list[ResponseIn]) -> IngestRes
         else:
             unique[key] = item
     batch = list(unique.values())
-    customers = _upsert_customers(session, batch, now)
+    sql = _statements(session.get_bind().dialect.name)
+    customers = _upsert_customers(session, sql, batch, now)
 
     rows = []
     for item in batch:
@@ -287,11 +294,7 @@ def _ingest(session: Session, rt: Runtime, items: list[ResponseIn]) -> IngestRes
             "arr": own.arr if own and own.arr is not None else (cust[2] if cust else None),
             "tags": item.tags or None,
         })
-    rt_table = Response.__table__
-    stmt = _dialect_insert(session, rt_table).on_conflict_do_nothing(
-        index_elements=["source", "external_id"]
-    ).returning(rt_table.c.id, rt_table.c.source, rt_table.c.external_id)
-    inserted = {(s, e): rid for rid, s, e in session.execute(stmt, rows).all()} if rows else {}
+    inserted = {(s, e): rid for rid, s, e in session.execute(sql.insert_responses, rows).all()} if rows else {}
     result.accepted = len(inserted)
     result.duplicates += len(batch) - len(inserted)
 
@@ -306,6 +309,11 @@ def _ingest(session: Session, rt: Runtime, items: list[ResponseIn]) -> IngestRes
 
 def _open_followups(session: Session, detractors: list[tuple[int, dict]], now: datetime,
                     result: IngestResult) -> None:
+    """Open a follow-up per new detractor, or add the answer to the customer's open one.
+
+    Set-based (a handful of statements per batch, whatever its size): a batch of a thousand
+    answers must cost about what inserting them costs.
+    """
     detractors.sort(key=lambda d: d[1]["submitted_at"])
     customer_ids = {r["customer_id"] for _, r in detractors if r["customer_id"] is not None}
     active: dict[int, int] = {}
@@ -315,52 +323,66 @@ def _open_followups(session: Session, detractors: list[tuple[int, dict]], now: d
                 FollowUp.customer_id.in_(customer_ids), FollowUp.status != Status.CLOSED
             )
         ).all())
-    subs = list(session.execute(select(Subscription).where(Subscription.alerts)).scalars())
-    links: list[dict] = []
-    events: list[dict] = []
-    posts: list[dict] = []
-    joined: dict[int, list[dict]] = {}
+    # Decide in memory which answer opens a follow-up and which joins one.
+    opening: dict[int, dict] = {}  # first response id -> follow-up row
+    opened_by_customer: dict[int, int] = {}  # customer id -> first response id, for this batch
+    joins: list[tuple[int, int | None, int, dict]] = []  # (response id, existing fid, opener rid, row)
     for response_id, r in detractors:
         cid = r["customer_id"]
         if cid is not None and cid in active:
-            fid = active[cid]
-            joined.setdefault(fid, []).append(r)
-            session.execute(
-                update(FollowUp).where(FollowUp.id == fid)
-                .values(latest_response_id=response_id, updated_at=now)
-            )
-            events.append({"followup_id": fid, "at": now, "actor_id": "system:npsbot",
-                           "actor_name": "npsbot", "action": "response",
-                           "text": _response_line(r)})
+            joins.append((response_id, active[cid], 0, r))
+        elif cid is not None and cid in opened_by_customer:
+            opener = opened_by_customer[cid]
+            opening[opener]["latest_response_id"] = response_id
+            joins.append((response_id, None, opener, r))
         else:
-            fid = session.execute(
-                insert(FollowUp).values(
-                    customer_id=cid, response_id=response_id, latest_response_id=response_id,
-                    status=Status.OPEN, opened_at=now, updated_at=now,
-                ).returning(FollowUp.id)
-            ).scalar_one()
-            result.opened.append(fid)
+            opening[response_id] = {"customer_id": cid, "response_id": response_id,
+                                    "latest_response_id": response_id, "status": Status.OPEN.value,
+                                    "opened_at": now, "updated_at": now, "_row": r}
             if cid is not None:
-                active[cid] = fid
-            events.append({"followup_id": fid, "at": now, "actor_id": "system:npsbot",
-                           "actor_name": "npsbot", "action": "opened", "text": _response_line(r)})
-            for sub in outbox.matching_subscriptions(subs, score=r["score"], segment=r["segment"]):
-                posts.append(outbox.row(platform=sub.platform, channel_id=sub.channel_id,
-                                        kind=outbox.ALERT_POST, now=now, followup_id=fid))
-        links.append({"rid": response_id, "fid": fid})
+                opened_by_customer[cid] = response_id
+
+    table = FollowUp.__table__
+    fid_of: dict[int, int] = {}
+    if opening:
+        rows = [{k: v for k, v in o.items() if k != "_row"} for o in opening.values()]
+        returned = session.execute(insert(table).returning(table.c.id, table.c.response_id), rows).all()
+        fid_of = {rid: fid for fid, rid in returned}
+    subs = list(session.execute(select(Subscription).where(Subscription.alerts)).scalars())
+    system = {"at": now, "actor_id": "system:npsbot", "actor_name": "npsbot"}
+    links, events, posts = [], [], []
+    for rid, o in opening.items():
+        fid = fid_of[rid]
+        result.opened.append(fid)
+        links.append({"rid": rid, "fid": fid})
+        events.append({**system, "followup_id": fid, "action": "opened", "text": _response_line(o["_row"])})
+        for sub in outbox.matching_subscriptions(subs, score=o["_row"]["score"], segment=o["_row"]["segment"]):
+            posts.append(outbox.row(platform=sub.platform, channel_id=sub.channel_id, kind=outbox.ALERT_POST,
+                                    now=now, followup_id=fid))
+    latest: dict[int, tuple[int, dict]] = {}
+    for rid, existing, opener, r in joins:
+        fid = existing if existing is not None else fid_of[opener]
+        links.append({"rid": rid, "fid": fid})
+        events.append({**system, "followup_id": fid, "action": "response", "text": _response_line(r)})
+        if existing is not None:
+            latest[fid] = (rid, r)
     session.execute(
         update(Response.__table__).where(Response.__table__.c.id == bindparam("rid"))
         .values(followup_id=bindparam("fid")),
         links,
     )
+    if latest:
+        session.execute(
+            update(table).where(table.c.id == bindparam("fid"))
+            .values(latest_response_id=bindparam("rid"), updated_at=now),
+            [{"fid": fid, "rid": rid} for fid, (rid, _) in latest.items()],
+        )
+        result.joined.extend(latest)
+        outbox.refresh_alerts(session, {
+            fid: f"New answer from this customer: {_response_line(r)}" for fid, (_, r) in latest.items()
+        }, now=now)
     session.execute(insert(Event), events)
     outbox.add(session, posts)
-    for fid, responses in joined.items():
-        if fid in result.opened:
-            continue
-        result.joined.append(fid)
-        outbox.refresh_alert(session, fid, now=now,
-                             thread_text=f"New answer from this customer: {_response_line(responses[-1])}")
 
 
 def _response_line(r: dict) -> str:

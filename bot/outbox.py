@@ -40,28 +40,41 @@ def matching_subscriptions(subs: list[Subscription], *, score: int, segment: str
 
 def alert_targets(session: Session, followup_id: int) -> set[tuple[str, str]]:
     """Every (platform, channel) that shows, or is about to show, the alert of a follow-up."""
+    return alert_targets_many(session, [followup_id])[followup_id]
+
+
+def alert_targets_many(session: Session, followup_ids: list[int]) -> dict[int, set[tuple[str, str]]]:
+    """`alert_targets` for several follow-ups in two queries."""
     posted = session.execute(
-        select(PostedMessage.platform, PostedMessage.channel_id).where(
-            PostedMessage.followup_id == followup_id
+        select(PostedMessage.followup_id, PostedMessage.platform, PostedMessage.channel_id).where(
+            PostedMessage.followup_id.in_(followup_ids)
         )
     ).all()
     pending = session.execute(
-        select(Outbox.platform, Outbox.channel_id).where(
-            Outbox.followup_id == followup_id,
+        select(Outbox.followup_id, Outbox.platform, Outbox.channel_id).where(
+            Outbox.followup_id.in_(followup_ids),
             Outbox.kind == ALERT_POST,
             Outbox.status == OutboxStatus.PENDING,
         )
     ).all()
-    return {(p, c) for p, c in posted} | {(p, c) for p, c in pending}
+    targets: dict[int, set[tuple[str, str]]] = {fid: set() for fid in followup_ids}
+    for fid, platform, channel in [*posted, *pending]:
+        targets[fid].add((platform, channel))
+    return targets
+
+
+def refresh_alerts(session: Session, thread_texts: dict[int, str | None], *, now: datetime) -> None:
+    """Re-render each follow-up's alert everywhere it is shown and leave a line in its thread."""
+    rows = []
+    for fid, places in alert_targets_many(session, list(thread_texts)).items():
+        for platform, channel in sorted(places):
+            rows.append(row(platform=platform, channel_id=channel, kind=ALERT_UPDATE, now=now, followup_id=fid))
+            if thread_texts[fid]:
+                rows.append(row(platform=platform, channel_id=channel, kind=THREAD_NOTE, now=now,
+                                followup_id=fid, payload={"text": thread_texts[fid]}))
+    add(session, rows)
 
 
 def refresh_alert(session: Session, followup_id: int, *, now: datetime, thread_text: str | None) -> None:
-    """Re-render the alert everywhere it is shown and leave a line in its thread."""
-    rows = []
-    for platform, channel in sorted(alert_targets(session, followup_id)):
-        rows.append(row(platform=platform, channel_id=channel, kind=ALERT_UPDATE, now=now,
-                        followup_id=followup_id))
-        if thread_text:
-            rows.append(row(platform=platform, channel_id=channel, kind=THREAD_NOTE, now=now,
-                            followup_id=followup_id, payload={"text": thread_text}))
-    add(session, rows)
+    """Re-render one follow-up's alert everywhere it is shown and leave a line in its thread."""
+    refresh_alerts(session, {followup_id: thread_text}, now=now)

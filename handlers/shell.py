@@ -92,7 +92,9 @@ class Shell:
         self._seq = 0
 
     def say(self, text: str, style: str | None = None) -> None:
-        self.console.print(Text(text, style=style or ""), markup=False, highlight=False, emoji=False)
+        # Everything printed may echo what someone typed or a customer wrote: neutralise control
+        # characters so no escape sequence reaches the terminal.
+        self.console.print(Text(safe(text), style=style or ""), markup=False, highlight=False, emoji=False)
 
     @property
     def prompt(self) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Engine, event
@@ -64,13 +65,19 @@ def _disable_pysqlite_autobegin(engine: Engine) -> None:
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One unit of work: committed when the block ends, rolled back when it raises."""
-    with Session(engine, expire_on_commit=False) as session:
+    # SQLite has one writer at a time. Queueing this process's writers on a lock is fair and
+    # prompt; leaving it to SQLite's busy handler makes them sleep in growing steps (long tails).
+    lock = _WRITE_LOCKS.setdefault(id(engine), threading.Lock()) if is_sqlite(engine) else nullcontext()
+    with lock, Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+
+
+_WRITE_LOCKS: dict[int, threading.Lock] = {}
 
 
 @contextmanager

@@ -34,14 +34,14 @@ COMMON_DEFAULTS: dict[str, tuple[str, ...]] = {
     "customer_name": ("company", "company name", "customer name", "account", "account name",
                       "organization", "organisation"),
     "email": ("email", "email address", "e mail", "respondent email", "recipient email",
-              "recipientemail", "customer email"),
+              "recipientemail", "customer email", "*email address*"),
     "submitted_at": ("submitted at", "submitted_at"),
 }
 
 
 def normalize(name: str) -> str:
-    """`Customer_ID`, `customer-id` and ` Customer ID ` are the same name."""
-    return re.sub(r"[\s_\-.:]+", " ", str(name).strip().lower()).strip()
+    """`Customer_ID`, `customer-id`, `CustomerID` and ` Customer ID ` are the same name."""
+    return re.sub(r"[\s_\-.:]+", "", str(name).lower())
 
 
 def env_names(tool: str, key: str) -> tuple[str, ...] | None:
@@ -60,7 +60,8 @@ def names_for(tool: str, key: str, defaults: Mapping[str, tuple[str, ...]] | Non
 
 
 def find(values: Mapping[str, Any], names: Iterable[str], *, skip: Iterable[str] = (),
-         aliases: Mapping[str, Iterable[str]] | None = None) -> tuple[str, Any] | None:
+         aliases: Mapping[str, Iterable[str]] | None = None,
+         allow_empty: bool = False) -> tuple[str, Any] | None:
     """The first field matching one of `names` (in order of the names) with a non-empty value.
 
     `aliases` gives other names a field answers to (a question's title besides its id).
@@ -75,7 +76,7 @@ def find(values: Mapping[str, Any], names: Iterable[str], *, skip: Iterable[str]
         pattern = normalize(name) if "*" not in name else "*" + normalize(name.strip("*")) + "*"
         for key, spellings in keyed:
             value = values[key]
-            if value is None or (isinstance(value, str) and not value.strip()):
+            if not allow_empty and (value is None or (isinstance(value, str) and not value.strip())):
                 continue
             if any(fnmatch.fnmatchcase(s, pattern) if "*" in pattern else s == pattern for s in spellings):
                 return key, value
@@ -216,14 +217,13 @@ def build(tool: str, response_id: Any, values: Mapping[str, Any], *,
     picked: dict[str, Any] = {}
     used: set[str] = set()
     for key in KEYS:
-        hit = None
-        if key in fixed and not env_names(tool, key):
+        configured = env_names(tool, key)
+        if key in fixed and not configured:
             hit = fixed[key]
         else:
             hit = find(values, names_for(tool, key, defaults), skip=used, aliases=aliases)
-            if hit is None and key in fixed:
-                hit = fixed[key]
-            if hit is None and key in fallback and fallback[key][0] not in used:
+            # A configured name that matches nothing is not silently replaced by a guess.
+            if hit is None and not configured and key in fallback and fallback[key][0] not in used:
                 hit = fallback[key]
         if hit is None or hit[1] is None or (isinstance(hit[1], str) and not hit[1].strip()):
             continue
@@ -234,8 +234,14 @@ def build(tool: str, response_id: Any, values: Mapping[str, Any], *,
         origin[_PATHS.get(key, key)] = (paths or {}).get(name, name)
     if "score" not in picked:
         configured = env_names(tool, "score")
-        hint = (f"none of {', '.join(configured)}" if configured
-                else f"no NPS question found; set NPSBOT_{tool.upper().replace('-', '_')}_SCORE_FIELD")
+        empty = (None if configured else fixed.get("score")) or find(
+            values, names_for(tool, "score", defaults), aliases=aliases, allow_empty=True)
+        if empty:
+            raise MissingScore(f"{(paths or {}).get(empty[0], empty[0])} is empty: the NPS question "
+                               "was not answered")
+        env = f"NPSBOT_{tool.upper().replace('-', '_')}_SCORE_FIELD"
+        hint = (f"no field named {' or '.join(configured)} ({env})" if configured
+                else f"no NPS question found; set {env}")
         raise MissingScore(hint)
 
     item: dict[str, Any] = {"id": response_id, "score": parse_score(picked["score"]), "source": tool}

@@ -94,13 +94,13 @@ def detect(text: str) -> str:
     lowered = {normalize(h) for h in head}
     if {"id", "score"} <= {h.lower() for h in head}:
         return "generic"
-    if ({"responseid", "response id"} & lowered) and ({"startdate", "recordeddate"} & lowered):
+    if "responseid" in lowered and ({"startdate", "recordeddate"} & lowered):
         return "qualtrics"
-    if head and normalize(head[0]) == "respondent id" and "collector id" in lowered:
+    if head and normalize(head[0]) == "respondentid" and "collectorid" in lowered:
         return "surveymonkey"
     if (head and head[0] == "#") or "submit date (utc)" in {h.lower() for h in head}:
         return "typeform"
-    if "response id" in lowered and "score" in lowered:
+    if "responseid" in lowered and "score" in lowered:
         return "delighted"
     if head and normalize(head[0]) == "timestamp":
         return "google-forms"
@@ -120,10 +120,10 @@ def _generic(text: str) -> tuple[Iterable[CsvRecord], RowMapper]:
 
 
 def _value(values: dict[str, str], *names: str) -> tuple[str, str] | None:
-    wanted = {normalize(n) for n in names}
-    for key, value in values.items():
-        if normalize(key) in wanted and value and value.strip():
-            return key, value.strip()
+    for name in names:
+        for key, value in values.items():
+            if normalize(key) == normalize(name) and value and value.strip():
+                return key, value.strip()
     return None
 
 
@@ -136,7 +136,8 @@ def _required_id(values: dict[str, str], *names: str) -> tuple[str, str]:
 
 def _delighted(text: str) -> tuple[Iterable[CsvRecord], RowMapper]:
     _, records, _ = _read(text, 1)
-    own = ("response id", "score", "comment", "response timestamp", "email", "name")
+    own = {normalize(n) for n in ("Response ID", "Score", "Comment", "Response timestamp", "Email", "Name",
+                                  "Notes", "Tags")}
 
     def mapper(values: dict[str, str]) -> dict:
         rid = _required_id(values, "Response ID")[1]
@@ -149,7 +150,7 @@ def _delighted(text: str) -> tuple[Iterable[CsvRecord], RowMapper]:
             fixed["submitted_at"] = when
         fallback = {k: v for k, v in (("email", _value(values, "Email")),
                                       ("customer_name", _value(values, "Name"))) if v}
-        tags = {"delighted_tags": values["Tags"]} if values.get("Tags", "").strip() else None
+        tags = {**props, "delighted_tags": values.get("Tags", "")}
         return build("delighted", rid, props, fixed=fixed, fallback=fallback, tags=tags,
                      strict_dates=True, id_field="Response ID").item
 
@@ -170,8 +171,8 @@ def _surveymonkey(text: str) -> tuple[Iterable[CsvRecord], RowMapper]:
         return _unique(names)
 
     _, records, _ = _read(text, 2, namer)
-    meta = {"respondent id", "collector id", "start date", "end date", "ip address", "email address",
-            "first name", "last name"}
+    meta = {normalize(n) for n in ("Respondent ID", "Collector ID", "Start Date", "End Date", "IP Address",
+                                   "Email Address", "First Name", "Last Name")}
 
     def mapper(values: dict[str, str]) -> dict:
         rid = _required_id(values, "Respondent ID")[1]

@@ -51,7 +51,8 @@ def map_response(data: dict, *, prefix: str = "event_data") -> object:
         fallback={"email": (f"{prefix}.person.email", person.get("email")),
                   "customer_id": (f"{prefix}.person.id", person.get("id")),
                   "customer_name": (f"{prefix}.person.name", person.get("name"))},
-        tags={"delighted_tags": data.get("tags")} if data.get("tags") else None,
+        # Person properties that are not customer fields (region, plan, …) are kept as tags.
+        tags={**props, "delighted_tags": data.get("tags")},
     )
 
 

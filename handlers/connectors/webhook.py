@@ -61,8 +61,12 @@ class Connector:
     form_body: bool = False
 
 
+def webhook_token(settings: Settings) -> str:
+    return settings.webhook_token.get_secret_value() if settings.webhook_token is not None else ""
+
+
 def token_ok(request: web.Request, settings: Settings) -> bool:
-    expected = settings.webhook_token.get_secret_value() if settings.webhook_token else ""
+    expected = webhook_token(settings)
     given = request.query.get("token", "")
     return bool(expected) and bool(given) and hmac.compare_digest(given.encode(), expected.encode())
 
@@ -94,7 +98,7 @@ def handler(connector: Connector) -> Callable[[web.Request], Awaitable[web.Respo
         if signed is False:
             return error(401, message=f"the {connector.name} signature is missing or wrong")
         if signed is None:
-            if not settings.webhook_token:
+            if not webhook_token(settings):
                 return error(401, message=f"/webhooks/{connector.name} is disabled until "
                              f"NPSBOT_{connector.name.upper().replace('-', '_')}_SECRET or "
                              "NPSBOT_WEBHOOK_TOKEN is set")

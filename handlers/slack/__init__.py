@@ -34,14 +34,18 @@ def build_bolt_app(services, *, socket_mode: bool = False) -> AsyncApp:
     settings = services.rt.settings
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    # The client gets its token after construction: Bolt warns when a token and an
+    # `authorize` are both given, though the notifier needs the token on the shared client.
+    client = make_client(None, settings.slack_api_url)
     app = AsyncApp(
-        client=make_client(token, settings.slack_api_url),
+        client=client,
         authorize=_authorize(token),
         signing_secret=secret,
         # Socket Mode payloads arrive over an authenticated WebSocket and carry no signature.
         request_verification_enabled=not socket_mode,
         name="npsbot",
     )
+    client.token = token
     register(app, services)
     return app
 

@@ -33,7 +33,7 @@ TRANSIENT_ERRORS = frozenset({
 })
 
 
-def make_client(token: str, base_url: str, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+def make_client(token: str | None, base_url: str, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
     """A Web API client on SLACK_API_URL that retries a dropped connection once, never a 429."""
     return AsyncWebClient(token=token, base_url=base_url, session=session,
                           retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)])

@@ -211,7 +211,9 @@ class NpsTeamsBot(TeamsActivityHandler):
             await self._submit(turn_context, activity.value)
             return
         resolved = {}
-        for user_id in mentions_of_others(activity):
+        # Only `assign` needs a person's id; other commands make no connector call for mentions.
+        wants_person = "assign" in (activity.text or "").lower()
+        for user_id in mentions_of_others(activity) if wants_person else []:
             resolved[user_id] = await self._entra_id(turn_context, user_id)
         text = command_text(activity, resolved)
         reply = await self._run(None, text, activity)

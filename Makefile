@@ -1,0 +1,41 @@
+# The two commands of the README: `make demo` and `make test`. Both set themselves up first.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN = $(VENV)/bin
+
+.PHONY: demo test test-sqlite test-postgres lint serve bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+# Set up, then try the whole follow-up loop in a terminal on SQLite with a realistic sample.
+demo: $(BIN)/.installed
+	$(BIN)/npsbot shell --demo
+
+# Set up, lint, then run the whole suite on SQLite and again on PostgreSQL when one answers.
+test: $(BIN)/.installed lint test-sqlite test-postgres
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+
+test-sqlite: $(BIN)/.installed
+	$(BIN)/python -m pytest -q
+
+test-postgres: $(BIN)/.installed
+	@if $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
+		NPSBOT_TEST_DB=postgres $(BIN)/python -m pytest -q; \
+	else \
+		echo "SKIPPED the PostgreSQL run of the suite: nothing answers at 127.0.0.1:5432 (database test)."; \
+	fi
+
+serve: $(BIN)/.installed
+	$(BIN)/npsbot serve
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache npsbot-demo.db*

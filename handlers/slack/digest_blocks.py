@@ -1,0 +1,142 @@
+"""Block Kit for the weekly digest: a DigestView in, at most 50 blocks out. A pure function.
+
+Customer-derived strings (segment names, comment quotes, customer and claimant names) are escaped
+(`&`, `<`, `>`) and placed in `plain_text` objects, so they can never mention, link or format;
+`mrkdwn` objects carry only our own words and numbers and are `verbatim`. The chart is not a
+block: the notifier uploads `digest.chart_png` with files_upload_v2 after posting these blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.digest import DigestView, duration, overdue_text, segment_figure
+from bot.nps import format_nps
+from bot.textview import money
+from handlers.slack.blocks import FIELD_MAX, HEADER_MAX, MESSAGE_BLOCKS, TEXT_MAX, clip, escape
+
+SEGMENT_FIELDS = 10  # a section holds at most 10 fields
+
+
+def _plain(text: str) -> dict:
+    return {"type": "plain_text", "text": clip(escape(text), TEXT_MAX) or " ", "emoji": True}
+
+
+def _field_plain(text: str) -> dict:
+    return {"type": "plain_text", "text": clip(escape(text), FIELD_MAX) or " ", "emoji": True}
+
+
+def _md(text: str, limit: int = TEXT_MAX) -> dict:
+    return {"type": "mrkdwn", "text": clip(text, limit) or " ", "verbatim": True}
+
+
+def _section(text: dict | None = None, fields: list[dict] | None = None) -> dict:
+    block: dict[str, Any] = {"type": "section"}
+    if text is not None:
+        block["text"] = text
+    if fields:
+        block["fields"] = fields
+    return block
+
+
+def _context(*elements: dict) -> dict:
+    return {"type": "context", "elements": list(elements)[:10]}
+
+
+DIVIDER = {"type": "divider"}
+
+
+def _headline_fields(d) -> list[dict]:
+    c = d.current
+    nps = format_nps(c.nps) + (f" ±{c.margin:.0f}" if c.margin is not None else "")
+    if c.insufficient:
+        nps += f"  _(insufficient data: {c.n} responses)_"
+    ch = d.change
+    if ch.delta is None:
+        change = "no responses the week before"
+    else:
+        verdict = ":chart_with_upwards_trend: significant" if ch.significant and ch.delta > 0 else \
+            ":chart_with_downwards_trend: significant" if ch.significant else "within the margin of error"
+        change = f"{ch.delta:+.0f} vs {format_nps(d.previous.nps)} ({d.previous.n:,} responses) · {verdict}"
+    return [
+        _md(f"*NPS*\n{nps}", FIELD_MAX),
+        _md(f"*Change*\n{change}", FIELD_MAX),
+        _md(f"*Responses*\n{c.n:,}", FIELD_MAX),
+        _md(f"*Promoters · passives · detractors*\n{c.promoters:,} · {c.passives:,} · {c.detractors:,}",
+            FIELD_MAX),
+    ]
+
+
+def _segment_blocks(d) -> list[dict]:
+    if d.segment is not None or not d.segments:
+        return []
+    fields = [_field_plain(f"{s.label}\n{segment_figure(s)}") for s in d.segments[:SEGMENT_FIELDS]]
+    blocks = [_section(_md("*NPS by segment*"), fields)]
+    rest = d.segments_total - len(fields)
+    if rest > 0:
+        blocks.append(_context(_md(f"… and {rest} more segments")))
+    return blocks
+
+
+def _theme_blocks(d) -> list[dict]:
+    head = f"*What detractors wrote about* ({d.detractor_comments:,} comments)"
+    if not d.detractor_comments:
+        return [_section(_md(f"{head}\nNo detractor comments this week."))]
+    blocks = [_section(_md(head))]
+    for t in d.themes:
+        elements = [_plain(f"{t.name} · {t.count:,} ({t.share:.0%})")]
+        if t.example:
+            elements.append(_plain(f"“{t.example}”"))
+        blocks.append(_context(*elements))
+    if d.uncategorised:
+        blocks.append(_context(_md(f"Other · {d.uncategorised:,}")))
+    return blocks
+
+
+def _loop_blocks(d) -> list[dict]:
+    lp = d.loop
+    fields = [
+        _md(f"*Opened · claimed · closed*\n{lp.opened:,} · {lp.claimed:,} · {lp.closed:,}", FIELD_MAX),
+        _md(f"*Median time to claim · to close*\n{duration(lp.median_to_claim)} · "
+            f"{duration(lp.median_to_close)}", FIELD_MAX),
+        _md(f"*Detractors recovered*\n{lp.recovered:,}", FIELD_MAX),
+        _md(f"*Open detractors · ARR at risk*\n{lp.open_detractors:,} · {money(lp.arr_at_risk)}", FIELD_MAX),
+    ]
+    blocks = [_section(_md("*Follow-up loop*"), fields)]
+    if lp.overdue_total:
+        blocks.append(_section(_md(f":alarm_clock: *Overdue ({lp.overdue_total:,})* — past "
+                                   f"{d.sla_claim_hours:g} h unclaimed or {d.sla_close_days:g} days "
+                                   "claimed and open")))
+        lines = [overdue_text(o) for o in lp.overdue]
+        if lp.overdue_total > len(lp.overdue):
+            lines.append(f"… and {lp.overdue_total - len(lp.overdue):,} more")
+        blocks.append(_section(_plain("\n".join(lines))))
+        blocks.append(_context(_md("`/nps open` lists every follow-up that is not closed; "
+                                   "`/nps claim N` takes one.")))
+    else:
+        blocks.append(_context(_md(":white_check_mark: Nothing overdue.")))
+    return blocks
+
+
+def digest_blocks(digest: DigestView) -> list[dict]:
+    """The digest as Block Kit blocks (header, numbers, segments, themes, follow-up loop)."""
+    d = digest
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": clip(escape(d.title), HEADER_MAX),
+                                    "emoji": True}},
+        _context(_md(f"{escape(d.period_text)}, compared with the 7 days before.")),
+    ]
+    if d.quiet:
+        blocks.append(_section(_md(f":zzz: {escape(d.quiet_text)}")))
+        return blocks
+    blocks.append(_section(fields=_headline_fields(d)))
+    if len(d.trend) > 1:
+        blocks.append(_context(_md(f"Weekly NPS, oldest first: {d.trend_text}")))
+    blocks.append(DIVIDER)
+    blocks += _segment_blocks(d)
+    blocks += _theme_blocks(d)
+    blocks.append(DIVIDER)
+    blocks += _loop_blocks(d)
+    if len(blocks) > MESSAGE_BLOCKS:
+        blocks = blocks[: MESSAGE_BLOCKS - 1] + [_context(_md("(shortened to fit Slack's 50 blocks)"))]
+    return blocks

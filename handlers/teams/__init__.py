@@ -1,0 +1,82 @@
+"""Microsoft Teams: `POST /api/messages` (Bot Framework) and the Notifier for proactive posts.
+
+`mount()` builds botbuilder's CloudAdapter from MICROSOFT_APP_ID / _PASSWORD / _TENANT_ID /
+_TYPE. With an app id, every request must carry a valid Bot Framework token (401 otherwise);
+without one (NPSBOT_TEAMS_ENABLED=true) the adapter runs in the unauthenticated local mode the
+Bot Framework Emulator uses. botbuilder is imported only under handlers/teams/.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from bot.app import Services
+    from bot.config import Settings
+    from bot.delivery import Notifier
+
+log = logging.getLogger(__name__)
+
+
+class BotConfig:
+    """The attribute names ConfigurationBotFrameworkAuthentication reads (not env var names)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.APP_ID = settings.microsoft_app_id or ""
+        password = settings.microsoft_app_password
+        self.APP_PASSWORD = password.get_secret_value() if password else ""
+        self.APP_TENANTID = settings.microsoft_app_tenant_id or ""
+        # Without an app id there is nothing to authenticate: botbuilder's "MultiTenant" path is
+        # the one that allows that (SingleTenant insists on an id, a password and a tenant).
+        self.APP_TYPE = (settings.microsoft_app_type or "SingleTenant") if self.APP_ID else "MultiTenant"
+        kind = self.APP_TYPE.lower()
+        if self.APP_ID and kind == "singletenant" and not (self.APP_PASSWORD and self.APP_TENANTID):
+            raise ValueError("A SingleTenant Teams bot needs MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID "
+                             "as well as MICROSOFT_APP_ID.")
+        if self.APP_ID and kind == "userassignedmsi" and not self.APP_TENANTID:
+            raise ValueError("A UserAssignedMSI Teams bot needs MICROSOFT_APP_TENANT_ID.")
+
+
+def mount(app: web.Application, services: Services) -> Notifier:
+    """Add `POST /api/messages` and return the Teams Notifier for the delivery worker."""
+    from botbuilder.core import TurnContext
+    from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+
+    from handlers.teams.bot import NpsTeamsBot
+    from handlers.teams.conversations import ConversationStore
+    from handlers.teams.notifier import TeamsNotifier
+
+    settings = services.rt.settings
+    config = BotConfig(settings)
+    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+    store = ConversationStore(services.rt)
+    bot = NpsTeamsBot(services.dispatcher, store)
+
+    async def on_error(context: TurnContext, error: Exception) -> None:
+        log.error("teams.turn_failed", exc_info=error, extra={"activity_type": context.activity.type})
+        if context.activity.type == "message":
+            try:
+                await context.send_activity("Sorry, something went wrong on my side; please try again.")
+            except Exception:  # noqa: BLE001 - the connector may be what failed
+                log.warning("teams.error_reply_failed")
+
+    adapter.on_turn_error = on_error
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return web.json_response({"error": "expected application/json"}, status=415)
+        try:
+            await request.json()
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response({"error": "body is not JSON"}, status=400)
+        response = await adapter.process(request, bot)
+        return response or web.Response(status=201)
+
+    app.router.add_post("/api/messages", messages)
+    mode = "authenticated" if config.APP_ID else "unauthenticated local mode (no MICROSOFT_APP_ID)"
+    log.info("teams.mounted", extra={"mode": mode, "app_type": config.APP_TYPE})
+    return TeamsNotifier(adapter, services.rt, store, config.APP_ID)
+

@@ -1,0 +1,150 @@
+"""The weekly digest as an Adaptive Card 1.5 for Teams: a DigestView in, a card dict out. Pure.
+
+Teams reads a TextBlock's text as Markdown, so TextBlocks and FactSets carry only our own words
+and numbers. Anything that came from a customer or a person (segment names, comment quotes,
+customer and claimant names, the title with its segment) goes into RichTextBlock TextRuns, which
+Teams shows literally: no links, no formatting, no mentions. The trend chart is embedded as a
+`data:image/png;base64,…` image (Teams accepts PNG up to 1024x1024; base64 images do not count
+towards the message size limit).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from bot.digest import DigestView, duration, overdue_text, segment_figure
+from bot.nps import format_nps
+from bot.textview import money, safe
+
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+VERSION = "1.5"
+MAX_RUN = 400
+
+
+def _text(text: str, **style: Any) -> dict:
+    """Our own words (Markdown is harmless here)."""
+    return {"type": "TextBlock", "text": text, "wrap": True, **style}
+
+
+def _run(text: str | None, **style: Any) -> dict:
+    value = safe(text)
+    if len(value) > MAX_RUN:
+        value = value[: MAX_RUN - 1] + "…"
+    return {"type": "TextRun", "text": value, **style}
+
+
+def _rich(*inlines: dict, **style: Any) -> dict:
+    return {"type": "RichTextBlock", "inlines": list(inlines), **style}
+
+
+def _facts(pairs: list[tuple[str, str]], **style: Any) -> dict:
+    return {"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in pairs], **style}
+
+
+def _heading(text: str) -> dict:
+    return _text(text, weight="Bolder", size="Medium", spacing="Large", separator=True)
+
+
+def _headline(d: DigestView) -> dict:
+    c = d.current
+    margin = f" ±{c.margin:.0f}" if c.margin is not None else ""
+    ch = d.change
+    if ch.delta is None:
+        change, colour = "no responses the week before", "Default"
+    else:
+        change = f"{ch.delta:+.0f} vs {format_nps(d.previous.nps)} · " + (
+            "significant" if ch.significant else "within the margin of error")
+        colour = ("Good" if ch.delta > 0 else "Attention") if ch.significant else "Default"
+    nps_items = [_text("NPS", isSubtle=True, size="Small"),
+                 _text(f"{format_nps(c.nps)}{margin}", size="ExtraLarge", weight="Bolder", spacing="None")]
+    if c.insufficient:
+        nps_items.append(_text(f"insufficient data ({c.n} responses)", size="Small", color="Warning",
+                               spacing="None"))
+    return {
+        "type": "ColumnSet",
+        "columns": [
+            {"type": "Column", "width": "auto", "items": nps_items},
+            {"type": "Column", "width": "stretch", "verticalContentAlignment": "Center", "items": [
+                _text(change, color=colour),
+                _text(f"{c.n:,} responses · {c.promoters:,} promoters · {c.passives:,} passives · "
+                      f"{c.detractors:,} detractors", isSubtle=True, spacing="Small"),
+            ]},
+        ],
+    }
+
+
+def _segments(d: DigestView) -> list[dict]:
+    if d.segment is not None or not d.segments:
+        return []
+    out = [_heading("NPS by segment")]
+    for s in d.segments:
+        out.append(_rich(_run(s.label, weight="Bolder"), _run("  " + segment_figure(s),
+                                                               color="Warning" if s.insufficient else "Default"),
+                         spacing="Small"))
+    if d.segments_total > len(d.segments):
+        out.append(_text(f"… and {d.segments_total - len(d.segments)} more segments", isSubtle=True,
+                         spacing="Small"))
+    return out
+
+
+def _themes(d: DigestView) -> list[dict]:
+    out = [_heading(f"What detractors wrote about ({d.detractor_comments:,} comments)")]
+    if not d.detractor_comments:
+        out.append(_text("No detractor comments this week.", isSubtle=True))
+        return out
+    for t in d.themes:
+        inlines = [_run(t.name, weight="Bolder"), _run(f"  {t.count:,} ({t.share:.0%})")]
+        if t.example:
+            inlines.append(_run(f"  “{t.example}”", italic=True, isSubtle=True))
+        out.append(_rich(*inlines, spacing="Small"))
+    if d.uncategorised:
+        out.append(_rich(_run("Other", weight="Bolder"), _run(f"  {d.uncategorised:,}"), spacing="Small"))
+    return out
+
+
+def _loop(d: DigestView) -> list[dict]:
+    lp = d.loop
+    out = [_heading("Follow-up loop"), _facts([
+        ("Opened · claimed · closed", f"{lp.opened:,} · {lp.claimed:,} · {lp.closed:,}"),
+        ("Median time to claim", duration(lp.median_to_claim)),
+        ("Median time to close", duration(lp.median_to_close)),
+        ("Detractors recovered", f"{lp.recovered:,}"),
+        ("Open detractors", f"{lp.open_detractors:,}"),
+        ("ARR at risk", money(lp.arr_at_risk)),
+    ])]
+    if lp.overdue_total:
+        out.append(_text(f"Overdue ({lp.overdue_total:,}): past {d.sla_claim_hours:g} h unclaimed or "
+                         f"{d.sla_close_days:g} days claimed and open", weight="Bolder", color="Attention",
+                         spacing="Medium"))
+        for o in lp.overdue:
+            out.append(_rich(_run(overdue_text(o)), spacing="Small"))
+        if lp.overdue_total > len(lp.overdue):
+            out.append(_text(f"… and {lp.overdue_total - len(lp.overdue):,} more: send `open` to list them.",
+                             isSubtle=True, spacing="Small"))
+    else:
+        out.append(_text("Nothing overdue.", color="Good", spacing="Small"))
+    return out
+
+
+def digest_card(digest: DigestView) -> dict:
+    """The digest as an Adaptive Card 1.5 (the `content` of an adaptive card attachment)."""
+    d = digest
+    body: list[dict] = [
+        _rich(_run(d.title, weight="Bolder", size="Large")),
+        _text(f"{d.period_text}, compared with the 7 days before.", isSubtle=True, size="Small",
+              spacing="None"),
+    ]
+    if d.quiet:
+        body.append(_text(d.quiet_text, spacing="Medium"))
+    else:
+        body.append(_headline(d))
+        if d.chart_png:
+            body.append({"type": "Image", "url": "data:image/png;base64," + base64.b64encode(d.chart_png).decode(),
+                         "altText": f"Weekly NPS over the last {len(d.trend)} weeks: {d.trend_text}",
+                         "size": "Stretch", "spacing": "Medium"})
+        elif len(d.trend) > 1:
+            body.append(_text(f"Weekly NPS, oldest first: {d.trend_text}", isSubtle=True, size="Small"))
+        body += _segments(d) + _themes(d) + _loop(d)
+    return {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "msteams": {"width": "Full"},
+            "body": body}
