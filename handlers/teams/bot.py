@@ -36,7 +36,7 @@ from bot.dispatch import Dispatcher
 from bot.errors import CommandError
 from bot.views import AlertView, HelpView, Notice
 from handlers.teams import cards
-from handlers.teams.conversations import ConversationStore, base_conversation_id, user_key
+from handlers.teams.conversations import ConversationStore, base_conversation_id, member_key, user_key
 from storage.models import Outcome
 
 log = logging.getLogger(__name__)
@@ -189,10 +189,11 @@ class NpsTeamsBot(TeamsActivityHandler):
         reference.activity_id = None
         reference.conversation.id = base_conversation_id(activity.conversation.id)
         keys = [reference.conversation.id]
-        if (activity.conversation.conversation_type or "") == "personal" and activity.from_property:
-            keys += [user_key(activity.from_property.id or "")]
-            if activity.from_property.aad_object_id:
-                keys.append(user_key(activity.from_property.aad_object_id))
+        person = activity.from_property
+        if person and person.id:
+            ids = [person.id] + ([person.aad_object_id] if person.aad_object_id else [])
+            personal = (activity.conversation.conversation_type or "") == "personal"
+            keys += [user_key(i) if personal else member_key(i) for i in ids]
         try:
             await asyncio.to_thread(self.store.save, keys, reference.serialize())
         except Exception:  # noqa: BLE001 - a failed save must not lose the user's command

@@ -6,7 +6,9 @@ installation, conversationUpdate and every message. Keys:
 - the conversation id, with a channel thread's `;messageid=…` suffix removed, so a command
   typed in any thread of a channel and the alerts posted to that channel share one key;
 - `user:<id>` for a 1:1 (personal) chat, once under the user's Entra object id and once under
-  the Teams user id, so `post_text` can reach a claimant directly.
+  the Teams user id, so `post_text` can reach a claimant directly;
+- `member:<id>` for a person last seen in a team or group chat (the reference of that
+  conversation, with them as its user): enough to open a 1:1 chat with them when there is none.
 
 Synchronous (call through asyncio.to_thread); a small in-process cache skips rewriting a
 reference that has not changed.
@@ -25,6 +27,7 @@ from storage.db import read_scope, session_scope
 from storage.models import TeamsConversation
 
 USER_PREFIX = "user:"
+MEMBER_PREFIX = "member:"
 _MESSAGE_ID = ";messageid="
 
 
@@ -35,6 +38,11 @@ def base_conversation_id(conversation_id: str) -> str:
 
 def user_key(user_id: str) -> str:
     return USER_PREFIX + user_id
+
+
+def member_key(user_id: str) -> str:
+    """A person seen in a team or group chat: where to start a 1:1 chat with them from."""
+    return MEMBER_PREFIX + user_id
 
 
 class ConversationStore:
@@ -81,3 +89,6 @@ class ConversationStore:
         """A conversation by id, or a person's 1:1 chat by their id (`teams:` prefix allowed)."""
         target = channel_id.removeprefix("teams:")
         return self.load(base_conversation_id(target)) or self.load(user_key(target))
+
+    def find_member(self, user_id: str) -> dict | None:
+        return self.load(member_key(user_id.removeprefix("teams:")))

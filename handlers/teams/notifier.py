@@ -21,14 +21,22 @@ from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity, ActivityTypes, Attachment, ConversationReference
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    Attachment,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+    ConversationReference,
+)
 from msrest.exceptions import HttpOperationError
 
 from bot.delivery import DeliveryError
 from bot.runtime import Runtime
 from bot.views import AlertView
 from handlers.teams.cards import CARD_CONTENT_TYPE, alert_card, alert_summary
-from handlers.teams.conversations import ConversationStore, base_conversation_id
+from handlers.teams.conversations import ConversationStore, base_conversation_id, user_key
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +145,34 @@ class TeamsNotifier:
         await self._call(channel_id, send)
 
     async def post_text(self, channel_id: str, text: str) -> None:
+        """Post to a conversation, or to a person (Entra object id or Teams id, `teams:` allowed).
+
+        A person with no 1:1 chat stored yet, but seen in a team or group chat, gets one created
+        (POST /v3/conversations); Teams allows that when the app is available to them.
+        """
         activity = Activity(type=ActivityTypes.message, text=text, text_format="plain")
+        if await asyncio.to_thread(self.store.find, channel_id) is None:
+            member = await asyncio.to_thread(self.store.find_member, channel_id)
+            if member is not None:
+                await self._direct(channel_id, member, activity)
+                return
         await self._call(channel_id, lambda c, conv, ref: c.conversations.send_to_conversation(
             conv, self._address(activity, ref)))
+
+    async def _direct(self, user_id: str, member_reference: dict, activity: Activity) -> None:
+        async def start_chat_and_send(client, _conv: str, ref: ConversationReference):
+            tenant = ref.conversation.tenant_id
+            created = await client.conversations.create_conversation(ConversationParameters(
+                is_group=False, bot=ref.bot, members=[ChannelAccount(id=ref.user.id)], tenant_id=tenant,
+                channel_data={"tenant": {"id": tenant}} if tenant else None))
+            personal = ConversationReference(
+                channel_id=ref.channel_id, service_url=ref.service_url, bot=ref.bot, user=ref.user,
+                conversation=ConversationAccount(id=created.id, conversation_type="personal", tenant_id=tenant))
+            keys = [user_key(i) for i in (ref.user.id, ref.user.aad_object_id, user_id.removeprefix("teams:")) if i]
+            await asyncio.to_thread(self.store.save, keys, personal.serialize())
+            return await client.conversations.send_to_conversation(created.id, self._address(activity, personal))
+
+        await self._call(user_id, start_chat_and_send, stored=member_reference)
 
     async def post_digest(self, channel_id: str, digest: Any) -> None:
         from handlers.teams.digest_card import digest_card
@@ -164,8 +197,8 @@ class TeamsNotifier:
         activity.reply_to_id = reply_to
         return activity
 
-    async def _call(self, channel_id: str, operation):
-        stored = await asyncio.to_thread(self.store.find, channel_id)
+    async def _call(self, channel_id: str, operation, *, stored: dict | None = None):
+        stored = stored or await asyncio.to_thread(self.store.find, channel_id)
         if stored is None:
             raise DeliveryError(
                 f"no stored Teams conversation for {channel_id!r}: the bot must be installed there and have "

@@ -68,12 +68,18 @@ class FakeConnector:
         refused = self._record(request, await request.json())
         return refused or web.json_response({"id": request.match_info["aid"]})
 
+    async def create(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.calls.append(Call("POST", "", None, body, dict(request.headers)))
+        return web.json_response({"id": "a:1NewPersonalChatCreatedByBot"}, status=201)
+
     async def member(self, request: web.Request) -> web.Response:
         self._record(request, {})
         return web.json_response(json.loads((FIXTURES / "team_member.json").read_text()))
 
     def app(self) -> web.Application:
         app = web.Application()
+        app.router.add_post("/v3/conversations", self.create)
         app.router.add_post("/v3/conversations/{conv}/activities", self.send)
         app.router.add_post("/v3/conversations/{conv}/activities/{aid}", self.send)
         app.router.add_put("/v3/conversations/{conv}/activities/{aid}", self.update)

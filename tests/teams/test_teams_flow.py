@@ -250,6 +250,19 @@ async def test_direct_message_to_a_person_uses_their_personal_chat(teams):
     assert len(teams.connector.posts(PERSONAL)) == 2
 
 
+async def test_a_person_seen_only_in_a_channel_gets_a_new_1_1_chat(teams):
+    await teams.post("message_channel_mention", COMMAND="help")
+    teams.connector.clear()
+    await teams.notifier.post_text(f"teams:{MARIA_AAD}", "#1 has waited 2 days for you.")
+    create, send = teams.connector.calls
+    assert create.conversation == "" and create.body["members"] == [{"id": "29:1mariaGarciaTeamsId"}]
+    assert create.body["isGroup"] is False and create.body["tenantId"] == "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    assert (send.conversation, send.body["text"]) == ("a:1NewPersonalChatCreatedByBot", "#1 has waited 2 days for you.")
+    teams.connector.clear()
+    await teams.notifier.post_text(MARIA_AAD, "again")  # the new chat was stored: no second create
+    assert [c.conversation for c in teams.connector.calls] == ["a:1NewPersonalChatCreatedByBot"]
+
+
 async def test_throttling_is_retried_after_retry_after_and_404_is_permanent(teams, rt):
     await teams.post("installation_update_team")
     await teams.post("message_channel_mention", COMMAND="subscribe alerts")
