@@ -150,8 +150,7 @@ class DigestView:
     @property
     def period_text(self) -> str:
         """`Nov 13 09:00 – Nov 20 09:00 (Europe/Berlin)`."""
-        fmt = "%a %b %d %H:%M"
-        start, end = _nz(self.local_start.strftime(fmt)), _nz(self.local_end.strftime(fmt))
+        start, end = _stamp(self.local_start), _stamp(self.local_end)
         return f"{start} – {end} ({self.timezone})"
 
     @property
@@ -204,8 +203,7 @@ class DigestView:
     @property
     def quiet_text(self) -> str:
         start, end = self.local_start, self.local_end
-        text = (f"Quiet week: no survey responses between {_nz(start.strftime('%b %d'))} and "
-                f"{_nz(end.strftime('%b %d'))}.")
+        text = f"Quiet week: no survey responses between {_day(start)} and {_day(end)}."
         lp = self.loop
         if lp.open_detractors:
             text += (f" {lp.open_detractors:,} follow-up{'s' if lp.open_detractors != 1 else ''} still open"
@@ -224,9 +222,10 @@ class DigestView:
             lines.append(f"Trend ({len(self.trend)} weeks, oldest first): {self.trend_text}")
         if self.segments and self.segment is None:
             lines += ["", "By segment:"]
-            width = max(len(safe(s.label)) for s in self.segments)
-            for s in self.segments:
-                lines.append(f"  {safe(s.label):<{width}}  {segment_figure(s)}")
+            labels = [_clip(safe(s.label), 32) for s in self.segments]
+            width = max(len(label) for label in labels)
+            for label, s in zip(labels, self.segments, strict=True):
+                lines.append(f"  {label:<{width}}  {segment_figure(s)}")
             if self.segments_total > len(self.segments):
                 lines.append(f"  … and {self.segments_total - len(self.segments)} more segments")
         lines += ["", f"What detractors wrote about ({self.detractor_comments:,} comments):"]
@@ -252,8 +251,14 @@ class DigestView:
 
 
 # -- formatting helpers shared by the renderers ---------------------------------------------------
-def _nz(text: str) -> str:
-    return text.replace(" 0", " ")
+def _day(value: datetime) -> str:
+    """`Nov 3` (no leading zero on the day)."""
+    return f"{value:%b} {value.day}"
+
+
+def _stamp(value: datetime) -> str:
+    """`Mon Nov 3 09:00`."""
+    return f"{value:%a} {_day(value)} {value:%H:%M}"
 
 
 def duration(value: timedelta | None) -> str:
@@ -290,6 +295,10 @@ def overdue_text(o: OverdueLine) -> str:
     score = f" · {o.score}/10" if o.score is not None else ""
     by = f" by {safe(o.claimant_name)}" if o.claimant_name and o.status == Status.CLAIMED else ""
     return f"#{o.number} · {who}{score} · {overdue_state(o)}{by}"
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def short_quote(text: str | None) -> str | None:
@@ -521,7 +530,7 @@ def build_digest(rt: Runtime, *, period_end: datetime, segment: str | None = Non
     trend = tuple(WeekPoint(edges[k].astimezone(tz), edges[k + 1].astimezone(tz), weekly[k])
                   for k in range(TREND_WEEKS))
     local_end = end.astimezone(tz)
-    title = f"NPS digest · week to {_nz(local_end.strftime('%a %b %d, %Y'))}"
+    title = f"NPS digest · week to {local_end:%a} {_day(local_end)}, {local_end.year}"
     if segment:
         title += f" · segment {segment}"
     chart = render_trend(trend) if with_chart and current.n else None

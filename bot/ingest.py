@@ -385,6 +385,27 @@ def _open_followups(session: Session, detractors: list[tuple[int, dict]], now: d
     outbox.add(session, posts)
 
 
+def add_late_comment(rt: Runtime, source: str, external_id: str, comment: str) -> bool:
+    """Give a stored response the comment that arrived after it (some tools send it separately).
+
+    Refreshes the follow-up's alert, with a thread line, when the response has one.
+    """
+    with session_scope(rt.engine) as session:
+        row = session.execute(
+            select(Response.id, Response.comment, Response.followup_id)
+            .where(Response.source == source, Response.external_id == external_id)
+        ).first()
+        if row is None or (row.comment or "") == (comment or ""):
+            return False
+        session.execute(update(Response).where(Response.id == row.id).values(comment=comment))
+        if row.followup_id is not None:
+            text = comment if len(comment) <= 200 else comment[:199] + "…"
+            outbox.refresh_alert(session, row.followup_id, now=rt.clock.now(),
+                                 thread_text=f"Comment added: “{text}”")
+    rt.wake()
+    return True
+
+
 def _response_line(r: dict) -> str:
     comment = r["comment"]
     if comment and len(comment) > 200:

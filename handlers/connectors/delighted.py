@@ -14,16 +14,12 @@ import hashlib
 import hmac
 
 from aiohttp import web
-from sqlalchemy import select, update
 
-from bot import outbox
 from bot.config import Settings
-from bot.ingest import ResponseIn
+from bot.ingest import ResponseIn, add_late_comment
 from bot.runtime import Runtime
 from handlers.connectors.common import build
 from handlers.connectors.webhook import Connector, Extracted, Ignored
-from storage.db import session_scope
-from storage.models import Response
 
 NAME = "delighted"
 RESPONSE_EVENTS = ("survey_response.created", "survey_response.updated")
@@ -73,28 +69,10 @@ async def extract(body: object, request: web.Request, rt: Runtime) -> Extracted 
     found = Extracted([mapped])
     if kind == "survey_response.updated" and mapped.item.get("comment"):
         async def fill_comment(rt: Runtime, items: list[ResponseIn]) -> None:
-            await asyncio.to_thread(update_comment, rt, items[0])
+            await asyncio.to_thread(add_late_comment, rt, items[0].source, items[0].id, items[0].comment)
 
         found.after_store = fill_comment
     return found
-
-
-def update_comment(rt: Runtime, item: ResponseIn) -> bool:
-    """Give a stored response the comment that arrived after it; refresh its alert if it has one."""
-    with session_scope(rt.engine) as session:
-        row = session.execute(
-            select(Response.id, Response.comment, Response.followup_id)
-            .where(Response.source == item.source, Response.external_id == item.id)
-        ).first()
-        if row is None or (row.comment or "") == (item.comment or ""):
-            return False
-        session.execute(update(Response).where(Response.id == row.id).values(comment=item.comment))
-        if row.followup_id is not None:
-            text = item.comment if len(item.comment) <= 200 else item.comment[:199] + "…"
-            outbox.refresh_alert(session, row.followup_id, now=rt.clock.now(),
-                                 thread_text=f"Comment added: “{text}”")
-    rt.wake()
-    return True
 
 
 CONNECTOR = Connector(NAME, verify, extract)

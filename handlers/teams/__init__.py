@@ -43,15 +43,21 @@ class BotConfig:
 def mount(app: web.Application, services: Services) -> Notifier:
     """Add `POST /api/messages` and return the Teams Notifier for the delivery worker."""
     from botbuilder.core import TurnContext
-    from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+    from botbuilder.integration.aiohttp import (
+        CloudAdapter,
+        ConfigurationBotFrameworkAuthentication,
+        ConfigurationServiceClientCredentialFactory,
+    )
 
     from handlers.teams.bot import NpsTeamsBot
     from handlers.teams.conversations import ConversationStore
+    from handlers.teams.credentials import CachedCredentialFactory
     from handlers.teams.notifier import TeamsNotifier
 
     settings = services.rt.settings
     config = BotConfig(settings)
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+    credentials = CachedCredentialFactory(ConfigurationServiceClientCredentialFactory(config))
+    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(config, credentials_factory=credentials))
     store = ConversationStore(services.rt)
     bot = NpsTeamsBot(services.dispatcher, store)
 

@@ -89,6 +89,15 @@ def actor_of(account: ChannelAccount | None) -> Actor:
     return Actor(PLATFORM, user_id, account.name or user_id)
 
 
+def tenant_of(activity: Activity) -> str | None:
+    """The Entra tenant; botbuilder's model reads `tenantID`, Teams sends `tenantId`."""
+    conversation = activity.conversation
+    tenant = conversation.tenant_id or (conversation.additional_properties or {}).get("tenantId")
+    if not tenant and isinstance(activity.channel_data, dict):
+        tenant = (activity.channel_data.get("tenant") or {}).get("id")
+    return tenant
+
+
 def place_of(activity: Activity) -> Place:
     return Place(PLATFORM, base_conversation_id(activity.conversation.id))
 
@@ -188,6 +197,7 @@ class NpsTeamsBot(TeamsActivityHandler):
         reference = TurnContext.get_conversation_reference(activity)
         reference.activity_id = None
         reference.conversation.id = base_conversation_id(activity.conversation.id)
+        reference.conversation.tenant_id = tenant_of(activity)
         keys = [reference.conversation.id]
         person = activity.from_property
         if person and person.id:

@@ -75,13 +75,14 @@ async def test_install_stores_the_conversation_and_says_hello(teams, rt):
     status, _ = await teams.post("conversation_update_bot_added")
     assert status in (200, 201)
     with read_scope(rt.engine) as s:
-        stored = s.execute(select(TeamsConversation)).scalars().all()
-        assert [r.conversation_id for r in stored] == [CHANNEL]
-        reference = stored[0].reference
+        stored = {r.conversation_id: r.reference for r in s.execute(select(TeamsConversation)).scalars()}
+    assert set(stored) == {CHANNEL, "member:29:1mariaGarciaTeamsId", f"member:{MARIA_AAD}"}
+    reference = stored[CHANNEL]
     assert reference["conversation"]["id"] == CHANNEL
     assert reference["serviceUrl"] == teams.connector.url
     assert reference["bot"]["id"].startswith("28:")
     assert "activityId" not in reference or not reference["activityId"]
+    assert reference["conversation"]["tenantID"] == "72f988bf-86f1-41af-91ab-2d7cd011db47"
     welcome = teams.connector.calls
     assert len(welcome) == 1 and "subscribe alerts" in welcome[0].body["text"]
 
@@ -256,7 +257,8 @@ async def test_a_person_seen_only_in_a_channel_gets_a_new_1_1_chat(teams):
     await teams.notifier.post_text(f"teams:{MARIA_AAD}", "#1 has waited 2 days for you.")
     create, send = teams.connector.calls
     assert create.conversation == "" and create.body["members"] == [{"id": "29:1mariaGarciaTeamsId"}]
-    assert create.body["isGroup"] is False and create.body["tenantId"] == "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    assert create.body["isGroup"] is False
+    assert create.body["channelData"] == {"tenant": {"id": "72f988bf-86f1-41af-91ab-2d7cd011db47"}}
     assert (send.conversation, send.body["text"]) == ("a:1NewPersonalChatCreatedByBot", "#1 has waited 2 days for you.")
     teams.connector.clear()
     await teams.notifier.post_text(MARIA_AAD, "again")  # the new chat was stored: no second create
