@@ -8,9 +8,8 @@ credentials object per (app id, scope, authority) lets MSAL's cache answer inste
 
 from __future__ import annotations
 
-from msrest.authentication import Authentication
-
 from botframework.connector.auth import ServiceClientCredentialsFactory
+from msrest.authentication import Authentication
 
 
 class CachedCredentialFactory(ServiceClientCredentialsFactory):

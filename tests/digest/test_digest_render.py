@@ -1,6 +1,7 @@
 """Renderers: golden files for Block Kit, the Adaptive Card and the text digest; escaping; the chart.
 
-Set DIGEST_UPDATE_GOLDEN=1 (not an NPSBOT_ name: the fixtures clear those) to rewrite the golden files after an intended change, then review the diff.
+Set DIGEST_UPDATE_GOLDEN=1 (not an NPSBOT_ name: the fixtures clear those) to rewrite the golden
+files after an intended change, then review the diff.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,7 +38,7 @@ def week_view(**changes) -> DigestView:
     trend = weeks([(40, 20, 30), (45, 20, 25), (0, 0, 0), (10, 5, 12), (50, 30, 20), (52, 25, 23),
                    (48, 30, 22), (55, 20, 25), (60, 22, 18), (58, 25, 17), (30, 20, 25), (64, 20, 16)])
     current, previous = trend[-1].summary, trend[-2].summary
-    values = dict(
+    view = DigestView(
         title="NPS digest · week to Mon Nov 23, 2026", segment=None, timezone="Europe/Berlin",
         period_start=END - timedelta(days=7), period_end=END, current=current, previous=previous,
         change=compare(current, previous),
@@ -53,8 +55,7 @@ def week_view(**changes) -> DigestView:
                       overdue_total=5, recovered=2, open_detractors=11, arr_at_risk=120_500.0),
         trend=trend, chart_png=PNG,
     )
-    values.update(changes)
-    return DigestView(**values)
+    return replace(view, **changes)
 
 
 def quiet_view() -> DigestView:

@@ -129,3 +129,19 @@ def test_manifest_needs_an_app_id(make_settings):
     with pytest.raises(ValueError):
         manifest(make_settings())
     assert CHANNEL_COMMANDS and PERSONAL_COMMANDS
+
+
+async def test_credentials_are_reused_between_connectors(make_settings):
+    from botbuilder.integration.aiohttp import ConfigurationServiceClientCredentialFactory
+
+    from handlers.teams import BotConfig
+    from handlers.teams.credentials import CachedCredentialFactory
+
+    config = BotConfig(make_settings(MICROSOFT_APP_ID="app", MICROSOFT_APP_PASSWORD="pw",
+                                     MICROSOFT_APP_TENANT_ID="tenant"))
+    factory = CachedCredentialFactory(ConfigurationServiceClientCredentialFactory(config))
+    login = "https://login.microsoftonline.com"
+    first = await factory.create_credentials("app", "https://api.botframework.com", login, True)
+    again = await factory.create_credentials("app", "https://api.botframework.com", login, True)
+    assert first is again
+    assert not await factory.is_authentication_disabled()
