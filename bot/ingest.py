@@ -23,14 +23,13 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
 from bot import outbox
 from bot.nps import classify
 from bot.runtime import Runtime
-from storage.db import session_scope
+from storage.db import session_scope, write_connection
 from storage.models import Category, Customer, Event, FollowUp, Response, Status, Subscription
 
 MAX_BATCH = 1000
@@ -201,8 +200,8 @@ def ingest(rt: Runtime, items: list[ResponseIn]) -> IngestResult:
     """Store validated responses; duplicates (same source and id) are counted, not stored again."""
     for attempt in range(5):
         try:
-            with session_scope(rt.engine) as session:
-                result = _ingest(session, rt, items)
+            with write_connection(rt.engine) as conn:
+                result = _ingest(conn, rt, items)
             break
         except IntegrityError:
             # A concurrent request stored the same response, customer or follow-up first:
@@ -243,7 +242,7 @@ def _statements(dialect: str) -> SimpleNamespace:
     )
 
 
-def _upsert_customers(session: Session, sql: SimpleNamespace, items: list[ResponseIn],
+def _upsert_customers(session: Connection, sql: SimpleNamespace, items: list[ResponseIn],
                       now: datetime) -> dict[str, tuple]:
     latest: dict[str, dict] = {}
     for item in items:
@@ -267,7 +266,7 @@ def _upsert_customers(session: Session, sql: SimpleNamespace, items: list[Respon
     return {ext: (cid, seg, arr) for cid, ext, seg, arr in found}
 
 
-def _ingest(session: Session, rt: Runtime, items: list[ResponseIn]) -> IngestResult:
+def _ingest(session: Connection, rt: Runtime, items: list[ResponseIn]) -> IngestResult:
     now = rt.clock.now()
     result = IngestResult()
     unique: dict[tuple[str, str], ResponseIn] = {}
@@ -278,7 +277,7 @@ def _ingest(session: Session, rt: Runtime, items: list[ResponseIn]) -> IngestRes
         else:
             unique[key] = item
     batch = list(unique.values())
-    sql = _statements(session.get_bind().dialect.name)
+    sql = _statements(session.dialect.name)
     customers = _upsert_customers(session, sql, batch, now)
 
     rows = []
@@ -307,7 +306,7 @@ def _ingest(session: Session, rt: Runtime, items: list[ResponseIn]) -> IngestRes
     return result
 
 
-def _open_followups(session: Session, detractors: list[tuple[int, dict]], now: datetime,
+def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now: datetime,
                     result: IngestResult) -> None:
     """Open a follow-up per new detractor, or add the answer to the customer's open one.
 
@@ -348,7 +347,10 @@ def _open_followups(session: Session, detractors: list[tuple[int, dict]], now: d
         rows = [{k: v for k, v in o.items() if k != "_row"} for o in opening.values()]
         returned = session.execute(insert(table).returning(table.c.id, table.c.response_id), rows).all()
         fid_of = {rid: fid for fid, rid in returned}
-    subs = list(session.execute(select(Subscription).where(Subscription.alerts)).scalars())
+    subs = session.execute(
+        select(Subscription.platform, Subscription.channel_id, Subscription.alerts, Subscription.segment,
+               Subscription.max_score).where(Subscription.alerts)
+    ).all()
     system = {"at": now, "actor_id": "system:npsbot", "actor_name": "npsbot"}
     links, events, posts = [], [], []
     for rid, o in opening.items():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlmodel import Session
 
-from storage.models import Outbox, OutboxStatus, PostedMessage, Subscription
+from storage.models import Outbox, OutboxStatus, PostedMessage
 
 ALERT_POST = "alert.post"
 ALERT_UPDATE = "alert.update"
@@ -25,12 +25,12 @@ def row(*, platform: str, channel_id: str, kind: str, now: datetime, followup_id
     }
 
 
-def add(session: Session, rows: list[dict]) -> None:
+def add(session: Session | Connection, rows: list[dict]) -> None:
     if rows:
         session.execute(insert(Outbox), rows)
 
 
-def matching_subscriptions(subs: list[Subscription], *, score: int, segment: str | None) -> list[Subscription]:
+def matching_subscriptions(subs: list, *, score: int, segment: str | None) -> list:
     """Channels whose alert filter lets this response through."""
     return [
         s for s in subs
@@ -38,12 +38,12 @@ def matching_subscriptions(subs: list[Subscription], *, score: int, segment: str
     ]
 
 
-def alert_targets(session: Session, followup_id: int) -> set[tuple[str, str]]:
+def alert_targets(session: Session | Connection, followup_id: int) -> set[tuple[str, str]]:
     """Every (platform, channel) that shows, or is about to show, the alert of a follow-up."""
     return alert_targets_many(session, [followup_id])[followup_id]
 
 
-def alert_targets_many(session: Session, followup_ids: list[int]) -> dict[int, set[tuple[str, str]]]:
+def alert_targets_many(session: Session | Connection, followup_ids: list[int]) -> dict[int, set[tuple[str, str]]]:
     """`alert_targets` for several follow-ups in two queries."""
     posted = session.execute(
         select(PostedMessage.followup_id, PostedMessage.platform, PostedMessage.channel_id).where(
@@ -63,7 +63,7 @@ def alert_targets_many(session: Session, followup_ids: list[int]) -> dict[int, s
     return targets
 
 
-def refresh_alerts(session: Session, thread_texts: dict[int, str | None], *, now: datetime) -> None:
+def refresh_alerts(session: Session | Connection, thread_texts: dict[int, str | None], *, now: datetime) -> None:
     """Re-render each follow-up's alert everywhere it is shown and leave a line in its thread."""
     rows = []
     for fid, places in alert_targets_many(session, list(thread_texts)).items():
@@ -75,6 +75,6 @@ def refresh_alerts(session: Session, thread_texts: dict[int, str | None], *, now
     add(session, rows)
 
 
-def refresh_alert(session: Session, followup_id: int, *, now: datetime, thread_text: str | None) -> None:
+def refresh_alert(session: Session | Connection, followup_id: int, *, now: datetime, thread_text: str | None) -> None:
     """Re-render one follow-up's alert everywhere it is shown and leave a line in its thread."""
     refresh_alerts(session, {followup_id: thread_text}, now=now)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, create_engine
 
@@ -78,6 +78,14 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 _WRITE_LOCKS: dict[int, threading.Lock] = {}
+
+
+@contextmanager
+def write_connection(engine: Engine) -> Iterator[Connection]:
+    """A Core connection in one write transaction, for hot paths that need no ORM objects."""
+    lock = _WRITE_LOCKS.setdefault(id(engine), threading.Lock()) if is_sqlite(engine) else nullcontext()
+    with lock, engine.begin() as conn:
+        yield conn
 
 
 @contextmanager
