@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     # A JSON or TOML file that changes the digest's detractor-comment themes (bot/themes.py).
     themes_file: str | None = Field(None, validation_alias="NPSBOT_THEMES_FILE")
 
+    # Where this server is reachable from the internet, e.g. https://nps.example.com (Teams package).
+    public_url: str | None = Field(None, validation_alias="NPSBOT_PUBLIC_URL")
     host: str = Field("127.0.0.1", validation_alias="NPSBOT_HOST")
     port: int = Field(3000, validation_alias=AliasChoices("PORT", "NPSBOT_PORT"))
     # How often the delivery worker looks for work written by other processes (seconds).

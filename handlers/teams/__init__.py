@@ -75,9 +75,11 @@ def mount(app: web.Application, services: Services) -> Notifier:
         if "application/json" not in request.headers.get("Content-Type", ""):
             return web.json_response({"error": "expected application/json"}, status=415)
         try:
-            await request.json()
+            body = await request.json()
         except (ValueError, UnicodeDecodeError):
-            return web.json_response({"error": "body is not JSON"}, status=400)
+            body = None
+        if not isinstance(body, dict):
+            return web.json_response({"error": "body is not a JSON activity"}, status=400)
         response = await adapter.process(request, bot)
         return response or web.Response(status=201)
 

@@ -273,8 +273,7 @@ class NpsTeamsBot(TeamsActivityHandler):
         reply = await self._run(command, None, turn_context.activity)
         content = _card_for_clicker(reply)
         if content is None:
-            message = reply.text if isinstance(reply, Notice) else "Done."
-            return InvokeResponse(status=200, body=_MessageInvokeResponse(value=message))
+            return InvokeResponse(status=200, body=_MessageInvokeResponse(value=_refusal(reply)))
         return InvokeResponse(status=200, body=AdaptiveCardInvokeResponse(
             status_code=200, type=cards.CARD_CONTENT_TYPE, value=content))
 
@@ -312,7 +311,18 @@ class NpsTeamsBot(TeamsActivityHandler):
 
 
 def _card_for_clicker(reply) -> dict | None:
-    """What replaces the card for the person who clicked: the follow-up's fresh alert card."""
+    """What replaces the card for the person who clicked: the follow-up's fresh alert card.
+
+    None when the click changed nothing (refused): the card stays and Teams shows the reason.
+    """
+    if isinstance(reply, Notice) and reply.ok and isinstance(reply.alert, AlertView):
+        return cards.alert_card(reply.alert)
+    return None
+
+
+def _refusal(reply) -> str:
     if isinstance(reply, Notice):
-        return cards.alert_card(reply.alert) if reply.ok and isinstance(reply.alert, AlertView) else None
-    return cards.reply_card(reply)
+        return reply.text
+    if isinstance(reply, HelpView) and reply.error:
+        return reply.error
+    return "Done."

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -150,7 +149,7 @@ def package_bytes(settings: Settings, public_url: str | None = None) -> bytes:
 
 def write_package(settings: Settings, out_path: Path, *, public_url: str | None = None) -> Path:
     """Write the zip to upload in Teams (Apps > Manage your apps > Upload an app); return its path."""
-    public_url = public_url or os.environ.get("NPSBOT_PUBLIC_URL") or None
+    public_url = public_url or settings.public_url
     if not public_url:
         log.warning("teams.package_without_public_url")
     out_path = Path(out_path)

@@ -309,6 +309,19 @@ async def test_bad_requests(teams):
     response = await teams.client.post("/api/messages", data=json.dumps({"text": "no type"}),
                                        headers={"Content-Type": "application/json"})
     assert response.status == 400
+    response = await teams.client.post("/api/messages", data="[1, 2]", headers={"Content-Type": "application/json"})
+    assert response.status == 400
+
+
+async def test_a_bug_answers_with_an_apology_not_a_stack_trace(teams, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(teams.services.dispatcher, "handle_text", broken)
+    status, _ = await teams.post("message_personal", COMMAND="open")
+    assert status in (200, 201)
+    [reply] = teams.connector.replies(PERSONAL)
+    assert reply.body["text"] == "Sorry, something went wrong on my side; please try again."
 
 
 async def test_digest_now_posts_a_card_with_the_trend_chart(teams):
@@ -326,3 +339,30 @@ async def test_digest_now_posts_a_card_with_the_trend_chart(teams):
     images = blocks_of(card, "Image")
     assert images and images[0]["url"].startswith("data:image/png;base64,")
     assert len(json.dumps(post.body)) - sum(len(i["url"]) for i in images) < 80_000  # Teams' size limit
+
+
+async def test_execute_note_close_and_reopen(teams, rt):
+    alert_id = await alert_posted(teams)
+
+    async def execute(verb, title, **inputs):
+        status, body = await teams.post("invoke_adaptive_card_action", ALERT_ID=alert_id, TITLE=title,
+                                        VERB=verb, DATA={"npsbot": verb, "n": 1, **inputs})
+        assert status == 200
+        return body
+
+    refused = await execute("note", "Save note", note_text="   ")
+    assert refused == {"statusCode": 200, "type": "application/vnd.microsoft.activity.message",
+                       "value": "Write the note in the box first, then Save note."}
+    noted = await execute("note", "Save note", note_text="Spoke to the CFO")
+    assert "Spoke to the CFO" in [r["text"] for r in blocks_of(noted["value"], "TextRun")]
+    closed = await execute("close", "Close #1", close_outcome="churned", close_note="")
+    assert [a["title"] for a in closed["value"]["actions"]] == ["Add note", "Reopen"]
+    reopened = await execute("reopen", "Reopen")
+    assert [a["title"] for a in reopened["value"]["actions"]] == ["Claim", "Add note", "Close"]
+    with read_scope(rt.engine) as s:
+        assert s.get(FollowUp, 1).status == "open"
+    await teams.drain()
+    assert card_of(teams.connector.updates()[-1]) == reopened["value"]
+    assert [c.body["text"] for c in teams.connector.replies(CHANNEL)] == [
+        "Maria Garcia added a note: Spoke to the CFO", "Maria Garcia closed #1 as churned.",
+        "Maria Garcia reopened #1."]
