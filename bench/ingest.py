@@ -1,12 +1,13 @@
 """Ingest benchmark (not a test): webhook throughput and latency against raw SQLite inserts.
 
-Starts `npsbot serve` on a fresh SQLite file, then measures through real HTTP:
+Starts `npsbot serve` on a fresh SQLite file (and/or PostgreSQL database), then measures through
+real HTTP:
   * single-item POST /webhooks/responses at concurrency 16: responses/s, p50/p99 latency;
   * 1,000-item batches: responses/s;
-and, in the same run, raw `sqlite3.executemany` of the same rows into a table of the same shape
-(the baseline). Each figure is the median of --rounds rounds.
+and, in the same run, raw `executemany` of the same rows into a table of the same shape (sqlite3
+or psycopg: the baseline), and the server's peak RSS. Each figure is the median of --rounds rounds.
 
-    python bench/ingest.py [--rounds 5] [--singles 2000] [--batches 10]
+    python bench/ingest.py [--rounds 5] [--singles 2000] [--batches 10] [--db sqlite|postgres|both]
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def item(n: int, prefix: str) -> dict:
     }
 
 
-def start_server(db: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "NPSBOT_WEBHOOK_TOKEN": TOKEN, "PORT": str(port)}
+def start_server(url: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": url, "NPSBOT_WEBHOOK_TOKEN": TOKEN, "PORT": str(port)}
     for key in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "MICROSOFT_APP_ID", "NPSBOT_TEAMS_ENABLED"):
         env.pop(key, None)
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=ROOT, env=env,
@@ -66,6 +67,14 @@ def start_server(db: Path, port: int) -> subprocess.Popen:
             time.sleep(0.1)
     proc.kill()
     raise SystemExit("npsbot serve did not start")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's high-water mark of resident memory (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 async def singles(url: str, count: int, prefix: str, concurrency: int = 16) -> tuple[float, list[float]]:
@@ -102,8 +111,21 @@ async def batches(url: str, count: int, prefix: str) -> float:
     return count * 1000 / elapsed
 
 
+RAW_COLUMNS = ("source, external_id, score, category, comment, submitted_at, received_at, customer_id, segment, "
+               "arr, tags, followup_id")
+
+
+def raw_rows(count: int, prefix: str) -> list[tuple]:
+    rows = []
+    for n in range(count):
+        it = item(n, prefix)
+        rows.append((it["source"], it["id"], it["score"], "detractor", it["comment"], it["submitted_at"],
+                     "2026-11-20 10:00:00", n % 5000, "renewal", 48000.0, json.dumps(it["tags"]), None))
+    return rows
+
+
 def raw_sqlite(count: int, directory: Path, prefix: str) -> float:
-    """Baseline: executemany of the same rows into a table shaped like `response`, WAL, one commit."""
+    """Baseline: executemany of the same rows into a table shaped like `response`, WAL, 1,000 a commit."""
     db = sqlite3.connect(directory / f"raw-{prefix}.db")
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
@@ -111,20 +133,35 @@ def raw_sqlite(count: int, directory: Path, prefix: str) -> float:
                "score INTEGER, category TEXT, comment TEXT, submitted_at TEXT, received_at TEXT, "
                "customer_id INTEGER, segment TEXT, arr REAL, tags TEXT, followup_id INTEGER, "
                "UNIQUE (source, external_id))")
-    rows = []
-    for n in range(count):
-        it = item(n, prefix)
-        rows.append((it["source"], it["id"], it["score"], "detractor", it["comment"], it["submitted_at"],
-                     "2026-11-20 10:00:00", n % 5000, "renewal", 48000.0, json.dumps(it["tags"]), None))
+    rows = raw_rows(count, prefix)
     t0 = time.perf_counter()
     for start in range(0, count, 1000):
         with db:
-            db.executemany("INSERT INTO response (source, external_id, score, category, comment, submitted_at, "
-                           "received_at, customer_id, segment, arr, tags, followup_id) "
-                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows[start:start + 1000])
+            db.executemany(f"INSERT INTO response ({RAW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                           rows[start:start + 1000])
     elapsed = time.perf_counter() - t0
     db.close()
     return count / elapsed
+
+
+def raw_postgres(count: int, url: str, prefix: str) -> float:
+    """Baseline: psycopg executemany of the same rows into a table shaped like `response`."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS raw_response (id BIGSERIAL PRIMARY KEY, source TEXT, "
+                     "external_id TEXT, score INT, category TEXT, comment TEXT, submitted_at TIMESTAMPTZ, "
+                     "received_at TIMESTAMPTZ, customer_id INT, segment TEXT, arr FLOAT, tags JSON, "
+                     "followup_id INT, UNIQUE (source, external_id))")
+        conn.commit()
+        rows = raw_rows(count, prefix)
+        t0 = time.perf_counter()
+        for start in range(0, count, 1000):
+            with conn.cursor() as cur:
+                cur.executemany(f"INSERT INTO raw_response ({RAW_COLUMNS}) VALUES "
+                                "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", rows[start:start + 1000])
+            conn.commit()
+        return count / (time.perf_counter() - t0)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -132,38 +169,77 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
+PG_ADMIN = "postgresql://127.0.0.1:5432/test"
+
+
+def measure(kind: str, rounds: int, n_singles: int, n_batches: int, directory: Path) -> dict:
+    """Run the webhook and raw-insert measurements on one database kind; return medians."""
+    pg_name = None
+    if kind == "sqlite":
+        url = f"sqlite:///{directory / 'bench.db'}"
+    else:
+        import psycopg
+
+        pg_name = f"npsbot_bench_{os.getpid()}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}"')
+            conn.execute(f'CREATE DATABASE "{pg_name}"')
+        url = f"postgresql+psycopg://127.0.0.1:5432/{pg_name}"
+    port = free_port()
+    server = start_server(url, port)
+    endpoint = f"http://127.0.0.1:{port}/webhooks/responses"
+    single_rates, p50s, p99s, batch_rates, raw_rates = [], [], [], [], []
+    try:
+        asyncio.run(singles(endpoint, 200, "warmup"))
+        for r in range(rounds):
+            rate, lat = asyncio.run(singles(endpoint, n_singles, f"s{r}"))
+            single_rates.append(rate)
+            p50s.append(pct(lat, 0.50) * 1000)
+            p99s.append(pct(lat, 0.99) * 1000)
+            batch_rates.append(asyncio.run(batches(endpoint, n_batches, f"b{r}")))
+            if kind == "sqlite":
+                raw_rates.append(raw_sqlite(n_batches * 1000, directory, f"r{r}"))
+            else:
+                raw_rates.append(raw_postgres(n_batches * 1000, url, f"r{r}"))
+        rss = peak_rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        if pg_name:
+            import psycopg
+
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
+    med = statistics.median
+    return {
+        "kind": kind, "single_rate": med(single_rates), "p50_ms": med(p50s), "p99_ms": med(p99s),
+        "batch_rate": med(batch_rates), "raw_rate": med(raw_rates),
+        "ratio": med(b / r for b, r in zip(batch_rates, raw_rates, strict=True)), "server_peak_rss_mb": rss,
+    }
+
+
+def report(result: dict) -> None:
+    raw = "sqlite3" if result["kind"] == "sqlite" else "psycopg"
+    print(f"  [{result['kind']}] single POST, concurrency 16 : {result['single_rate']:8.0f} responses/s   "
+          f"p50 {result['p50_ms']:6.1f} ms   p99 {result['p99_ms']:6.1f} ms   (aim p99 < 20 ms)")
+    print(f"  [{result['kind']}] 1,000-item batches          : {result['batch_rate']:8.0f} responses/s")
+    print(f"  [{result['kind']}] raw {raw} executemany      : {result['raw_rate']:8.0f} rows/s (baseline)")
+    print(f"  [{result['kind']}] batch / raw                 : {result['ratio'] * 100:8.1f} %   (aim >= 25 %)")
+    print(f"  [{result['kind']}] server peak RSS             : {result['server_peak_rss_mb']:8.0f} MB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--singles", type=int, default=2000)
     parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="sqlite")
     args = parser.parse_args()
+    kinds = ("sqlite", "postgres") if args.db == "both" else (args.db,)
+    print(f"ingest benchmark: {args.rounds} rounds (medians), {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
-        directory = Path(tmp)
-        port = free_port()
-        server = start_server(directory / "bench.db", port)
-        url = f"http://127.0.0.1:{port}/webhooks/responses"
-        single_rates, p50s, p99s, batch_rates, raw_rates = [], [], [], [], []
-        try:
-            asyncio.run(singles(url, 200, "warmup"))
-            for r in range(args.rounds):
-                rate, lat = asyncio.run(singles(url, args.singles, f"s{r}"))
-                single_rates.append(rate)
-                p50s.append(pct(lat, 0.50) * 1000)
-                p99s.append(pct(lat, 0.99) * 1000)
-                batch_rates.append(asyncio.run(batches(url, args.batches, f"b{r}")))
-                raw_rates.append(raw_sqlite(args.batches * 1000, directory, f"r{r}"))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
-    med = statistics.median
-    print(f"ingest benchmark, SQLite, {args.rounds} rounds (medians), {os.cpu_count()} cores")
-    print(f"  single POST, concurrency 16 : {med(single_rates):8.0f} responses/s   "
-          f"p50 {med(p50s):6.1f} ms   p99 {med(p99s):6.1f} ms")
-    print(f"  1,000-item batches          : {med(batch_rates):8.0f} responses/s")
-    print(f"  raw sqlite3 executemany     : {med(raw_rates):8.0f} rows/s (baseline)")
-    ratios = [b / r for b, r in zip(batch_rates, raw_rates, strict=True)]
-    print(f"  batch / raw                 : {med(ratios) * 100:8.1f} %   (aim >= 25 %)")
+        for kind in kinds:
+            report(measure(kind, args.rounds, args.singles, args.batches, Path(tmp)))
 
 
 if __name__ == "__main__":

@@ -234,7 +234,7 @@ def _statements(dialect: str) -> SimpleNamespace:
     )
     return SimpleNamespace(
         upsert_customers=upsert,
-        find_customers=select(t.id, t.external_id, t.segment, t.arr).where(
+        find_customers=select(t.id, t.external_id, t.name, t.email, t.segment, t.arr, t.owner).where(
             t.external_id.in_(bindparam("ids", expanding=True))),
         insert_responses=dialect_insert(responses).on_conflict_do_nothing(
             index_elements=["source", "external_id"]
@@ -242,28 +242,42 @@ def _statements(dialect: str) -> SimpleNamespace:
     )
 
 
-def _upsert_customers(session: Connection, sql: SimpleNamespace, items: list[ResponseIn],
+CUSTOMER_FIELDS = ("name", "email", "segment", "arr", "owner")
+
+
+def _upsert_customers(conn: Connection, sql: SimpleNamespace, items: list[ResponseIn],
                       now: datetime) -> dict[str, tuple]:
+    """Create unknown customers and update changed ones; return external id -> (id, segment, arr).
+
+    Most answers come from customers we already know, unchanged: one SELECT is then all it costs.
+    """
     latest: dict[str, dict] = {}
     for item in items:
         c = item.customer
         if c is None or c.id is None:
             continue
-        merged = latest.setdefault(c.id, {"external_id": c.id})
-        for key in ("name", "email", "segment", "arr", "owner"):
+        merged = latest.setdefault(c.id, {})
+        for key in CUSTOMER_FIELDS:
             value = getattr(c, key)
             if value is not None:
                 merged[key] = value
     if not latest:
         return {}
-    rows = [
-        {"external_id": k, "name": v.get("name"), "email": v.get("email"), "segment": v.get("segment"),
-         "arr": v.get("arr"), "owner": v.get("owner"), "updated_at": now}
-        for k, v in latest.items()
-    ]
-    session.execute(sql.upsert_customers, rows)
-    found = session.execute(sql.find_customers, {"ids": list(latest)}).all()
-    return {ext: (cid, seg, arr) for cid, ext, seg, arr in found}
+    known = {row.external_id: row for row in conn.execute(sql.find_customers, {"ids": list(latest)})}
+    new_rows, changed = [], []
+    for ext, values in latest.items():
+        row = known.get(ext)
+        if row is None:
+            new_rows.append({"external_id": ext, **{k: values.get(k) for k in CUSTOMER_FIELDS}, "updated_at": now})
+        elif any(getattr(row, k) != v for k, v in values.items()):
+            changed.append({"external_id": ext, **{k: values.get(k) for k in CUSTOMER_FIELDS}, "updated_at": now})
+    if new_rows or changed:
+        # The upsert keeps stored values for fields an answer leaves out, and absorbs a
+        # concurrent request creating the same customer.
+        conn.execute(sql.upsert_customers, new_rows + changed)
+        known.update({row.external_id: row for row in conn.execute(
+            sql.find_customers, {"ids": [r["external_id"] for r in new_rows + changed]})})
+    return {ext: (row.id, row.segment, row.arr) for ext, row in known.items()}
 
 
 def _ingest(session: Connection, rt: Runtime, items: list[ResponseIn]) -> IngestResult:
