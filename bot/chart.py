@@ -64,7 +64,7 @@ def _draw(points: Sequence[WeekPoint], title: str) -> bytes:
 
     fig = Figure(figsize=(10, 4.4), dpi=100, facecolor="white")
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.07, 0.14, 0.86, 0.72))
+    ax = fig.add_axes((0.07, 0.18, 0.86, 0.68))
     bars = ax.twinx()
     # Counts sit behind the NPS line: the twin axis is drawn first, the main axis on top of it.
     ax.set_zorder(bars.get_zorder() + 1)
@@ -74,11 +74,6 @@ def _draw(points: Sequence[WeekPoint], title: str) -> bytes:
     peak = max(counts) or 1
     bars.set_ylim(0, peak * 3.2)  # keep the bars in the lower third, under the line
     bars.set_yticks([])  # each bar carries its own count label
-    for x, n in zip(xs, counts, strict=True):
-        if n:
-            bars.annotate(f"{n:,}", (x, n), xytext=(0, 2), textcoords="offset points", ha="center",
-                          va="bottom", fontsize=7, color=MUTED)
-
     known = [(x, v, m) for x, v, m in zip(xs, nps, margin, strict=True) if v is not None]
     lows = [v - (m or 0) for _, v, m in known]
     highs = [v + (m or 0) for _, v, m in known]
@@ -119,7 +114,9 @@ def _draw(points: Sequence[WeekPoint], title: str) -> bytes:
             fig.text(0.93, 0.93, f"{delta:+.0f} over {len(points)} weeks", ha="right", va="center",
                      fontsize=9, color=colour)
 
-    ax.set_xticks(xs, labels, fontsize=8, color=INK)
+    # Each week's response count sits under its date, where the line can never cover it.
+    ax.set_xticks(xs, [f"{label}\n{n:,}" for label, n in zip(labels, counts, strict=True)], fontsize=8,
+                  color=INK, linespacing=1.5)
     ax.set_xlim(-0.6, len(points) - 0.4)
     ax.yaxis.set_major_locator(MaxNLocator(6, integer=True))
     ax.tick_params(axis="y", labelsize=8, colors=INK, length=0)
@@ -132,7 +129,7 @@ def _draw(points: Sequence[WeekPoint], title: str) -> bytes:
         a.spines["bottom"].set_color(GRID)
     fig.text(0.07, 0.93, title, ha="left", va="center", fontsize=12, fontweight="bold", color=INK)
     fig.text(0.07, 0.035, "Shaded: 95% margin of error · hollow points: under 30 responses · "
-             "bars: responses per week", ha="left", fontsize=7.5, color=MUTED)
+             "bars and the numbers under the dates: responses per week", ha="left", fontsize=7.5, color=MUTED)
 
     out = io.BytesIO()
     fig.savefig(out, format="png", dpi=100, facecolor="white", metadata={"Software": None})

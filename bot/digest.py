@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, and_, case, cast, exists, func, literal, or_, select
+from sqlalchemy import ColumnElement, Float, and_, case, cast, exists, func, literal, or_, select, text
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -378,30 +378,40 @@ def _themes(session: Session, start: datetime, end: datetime, segment: str | Non
              Response.comment != ""]
     if segment:
         where.append(Response.segment == segment)
-    # Materialise the normalised comments once; each theme's LIKEs then read the CTE.
-    comments = (select(themes.padded_comment(Response.comment).label("t")).where(*where)
-                .cte("detractor_comments").prefix_with("MATERIALIZED"))
-    t = comments.c.t
-    conds = [themes.matches(t, theme) for theme in taxonomy]
-    cols = [func.count()] + [func.coalesce(func.sum(case((c, 1), else_=0)), 0) for c in conds]
-    if conds:
-        cols.append(func.coalesce(func.sum(case((or_(*conds), 0), else_=1)), 0))
-    row = session.execute(select(*cols).select_from(comments)).one()
+    # Materialise the normalised comments once, then each comment's theme flags once (a CTE
+    # again, so no database re-evaluates the LIKEs per use); the totals are sums over the flags.
+    # Per theme: how many comments match, and the newest matching one (highest id) to quote.
+    comments = (select(Response.id.label("id"), themes.padded_comment(Response.comment).label("t"))
+                .where(*where).cte("detractor_comments").prefix_with("MATERIALIZED"))
+    flags = (select(comments.c.id, *(case((themes.matches(comments.c.t, theme), 1), else_=0).label(f"m{i}")
+                                     for i, theme in enumerate(taxonomy)))
+             .cte("comment_themes").prefix_with("MATERIALIZED"))
+    marks = [flags.c[f"m{i}"] for i in range(len(taxonomy))]
+    cols = [func.count()]
+    for m in marks:
+        cols += [func.coalesce(func.sum(m), 0), func.max(case((m == 1, flags.c.id)))]
+    if marks:
+        cols.append(func.coalesce(func.sum(case((sum_marks(marks) == 0, 1), else_=0)), 0))
+    row = session.execute(select(*cols).select_from(flags)).one()
     total = int(row[0])
-    if not conds:
+    if not marks:
         return [], total, total
-    per_theme = [int(v) for v in row[1:1 + len(conds)]]
+    per_theme = [(int(row[1 + 2 * i]), row[2 + 2 * i]) for i in range(len(marks))]
     uncategorised = int(row[-1])
-    ranked = sorted(((n, i) for i, n in enumerate(per_theme) if n), key=lambda x: (-x[0], x[1]))
-    lines = []
-    for n, i in ranked[:THEMES_SHOWN]:
-        example = session.execute(
-            select(Response.comment).where(*where, themes.matches(themes.padded_comment(Response.comment),
-                                                                  taxonomy[i]))
-            .order_by(Response.submitted_at.desc(), Response.id.desc()).limit(1)
-        ).scalar_one_or_none()
-        lines.append(ThemeLine(taxonomy[i].name, n, n / total if total else 0.0, short_quote(example)))
-    return lines, total, uncategorised
+    ranked = sorted(((n, i) for i, (n, _) in enumerate(per_theme) if n), key=lambda x: (-x[0], x[1]))
+    ranked = ranked[:THEMES_SHOWN]
+    ids = [per_theme[i][1] for _, i in ranked]
+    quotes = dict(session.execute(select(Response.id, Response.comment).where(Response.id.in_(ids))).all())
+    return [ThemeLine(taxonomy[i].name, n, n / total if total else 0.0, short_quote(quotes.get(per_theme[i][1])))
+            for n, i in ranked], total, uncategorised
+
+
+def sum_marks(marks: list) -> ColumnElement:
+    """m0 + m1 + … as one SQL expression."""
+    total = marks[0]
+    for m in marks[1:]:
+        total = total + m
+    return total
 
 
 def _seconds(session: Session, later, earlier):
@@ -410,11 +420,11 @@ def _seconds(session: Session, later, earlier):
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
 
-def _median(session: Session, duration_expr, where: list, joins: bool, segment: str | None) -> float | None:
-    """Median of `duration_expr` over the follow-ups matching `where`, computed by the database."""
+def _median(session: Session, duration_expr, where: list, segment: str | None, n: int) -> float | None:
+    """Median of `duration_expr` over the `n` follow-ups matching `where`, computed by the database."""
     def base(q):
         q = q.select_from(FollowUp)
-        if joins:
+        if segment:
             q = q.join(Response, Response.id == FollowUp.response_id).where(Response.segment == segment)
         return q.where(*where)
 
@@ -423,7 +433,6 @@ def _median(session: Session, duration_expr, where: list, joins: bool, segment: 
             base(select(func.percentile_cont(0.5).within_group(duration_expr)))
         ).scalar_one()
         return None if value is None else float(value)
-    n = session.execute(base(select(func.count()))).scalar_one()
     if not n:
         return None
     # The middle one (odd n) or the middle two (even n), read in SQL.
@@ -444,16 +453,20 @@ def _loop(session: Session, start: datetime, end: datetime, segment: str | None,
         return session.execute(q.where(*where)).scalar_one()
 
     opened = count(f.opened_at >= start, f.opened_at < end)
-    claimed_where = [f.opened_at < end, f.claimed_at >= start, f.claimed_at < end]
+    # No index on claimed_at: these read the follow-up table once, sequentially (no opened_at
+    # condition, which would turn the scan into 100,000 index lookups on SQLite).
+    claimed_where = [f.claimed_at >= start, f.claimed_at < end]
     claimed = count(*claimed_where)
     closed_where = [f.closed_at >= start, f.closed_at < end]
     closed = count(*closed_where)
-    to_claim = _median(session, _seconds(session, f.claimed_at, f.opened_at), claimed_where,
-                       bool(segment), segment) if claimed else None
-    to_close = _median(session, _seconds(session, f.closed_at, f.opened_at), closed_where,
-                       bool(segment), segment) if closed else None
+    to_claim = _median(session, _seconds(session, f.claimed_at, f.opened_at), claimed_where, segment,
+                       claimed) if claimed else None
+    to_close = _median(session, _seconds(session, f.closed_at, f.opened_at), closed_where, segment,
+                       closed) if closed else None
 
-    # Open detractors, their ARR, and the overdue ones, as of the end of the period.
+    # Open detractors, their ARR, and the overdue ones, as of the end of the period. ARR is the
+    # one recorded with the customer's latest answer, else the customer's current ARR (looked up
+    # only for the rows that lack it).
     latest = aliased(Response)
     claim_due = end - timedelta(hours=claim_hours)
     close_due = end - timedelta(days=close_days)
@@ -461,40 +474,50 @@ def _loop(session: Session, start: datetime, end: datetime, segment: str | None,
     overdue_cond = or_(and_(f.status == Status.OPEN.value, f.opened_at < claim_due),
                        and_(f.status == Status.CLAIMED.value,
                             func.coalesce(f.claimed_at, f.opened_at) < close_due))
-    arr = func.coalesce(latest.arr, Customer.arr)
+    customer_arr = select(Customer.arr).where(Customer.id == f.customer_id).scalar_subquery()
+    arr = func.coalesce(latest.arr, customer_arr)
     q = (select(func.count(), func.coalesce(func.sum(arr), 0.0),
                 func.count(case((overdue_cond, 1))))
-         .select_from(f).outerjoin(latest, latest.id == f.latest_response_id)
-         .outerjoin(Customer, Customer.id == f.customer_id).where(*active))
+         .select_from(f).outerjoin(latest, latest.id == f.latest_response_id).where(*active))
     if segment:
         q = q.where(latest.segment == segment)
     open_n, arr_sum, overdue_n = session.execute(q).one()
 
     overdue: list[OverdueLine] = []
     if overdue_n:
+        # The ten that have waited longest, chosen on the follow-up table alone; then their names.
         waiting_since = case((f.status == Status.OPEN.value, f.opened_at),
                              else_=func.coalesce(f.claimed_at, f.opened_at))
-        q = (select(f.id, f.status, latest.score, func.coalesce(Customer.name, Customer.external_id),
-                    f.claimant_name, waiting_since.label("since"))
-             .select_from(f).outerjoin(latest, latest.id == f.latest_response_id)
-             .outerjoin(Customer, Customer.id == f.customer_id).where(*active, overdue_cond))
+        pick = select(f.id.label("fid"), waiting_since.label("since")).where(*active, overdue_cond)
         if segment:
-            q = q.where(latest.segment == segment)
-        for fid, status, score, who, claimant, since in session.execute(
-                q.order_by("since", f.id).limit(OVERDUE_SHOWN)):
+            pick = pick.join(latest, latest.id == f.latest_response_id).where(latest.segment == segment)
+        top = pick.order_by("since", f.id).limit(OVERDUE_SHOWN).subquery()
+        q = (select(f.id, f.status, latest.score, func.coalesce(Customer.name, Customer.external_id),
+                    f.claimant_name, top.c.since)
+             .select_from(top).join(f, f.id == top.c.fid)
+             .outerjoin(latest, latest.id == f.latest_response_id)
+             .outerjoin(Customer, Customer.id == f.customer_id)
+             .order_by(top.c.since, f.id))
+        for fid, status, score, who, claimant, since in session.execute(q):
             since_at = as_utc(since if isinstance(since, datetime) else datetime.fromisoformat(since))
             overdue.append(OverdueLine(fid, status, score, who, claimant, end - since_at))
 
     # Recovered: a response of 7+ this week, after one of the customer's follow-ups was closed,
     # and the first such response since that close (so a recovery is counted once, in its week).
+    # Only the customers who answered 7+ this week are candidates: the follow-up table is read
+    # once against that list, then each candidate's answers are found by (customer, time) index.
     later, earlier = aliased(Response), aliased(Response)
-    q = (select(func.count(func.distinct(f.id))).select_from(later)
-         .join(f, and_(f.customer_id == later.customer_id, f.closed_at.is_not(None),
-                       f.closed_at < later.submitted_at))
-         .where(later.submitted_at >= start, later.submitted_at < end, later.score >= 7,
-                later.customer_id.is_not(None),
-                ~exists().where(earlier.customer_id == later.customer_id, earlier.score >= 7,
-                                earlier.submitted_at > f.closed_at, earlier.submitted_at < start)))
+    week_fans = select(Response.customer_id).where(
+        Response.submitted_at >= start, Response.submitted_at < end, Response.score >= 7,
+        Response.customer_id.is_not(None))
+    if segment:
+        week_fans = week_fans.where(Response.segment == segment)
+    q = (select(func.count(func.distinct(f.id))).select_from(f)
+         .join(later, and_(later.customer_id == f.customer_id, later.submitted_at > f.closed_at,
+                           later.submitted_at >= start, later.submitted_at < end, later.score >= 7))
+         .where(f.closed_at < end, f.customer_id.in_(week_fans),
+                ~exists().where(earlier.customer_id == f.customer_id, earlier.submitted_at > f.closed_at,
+                                earlier.submitted_at < start, earlier.score >= 7)))
     if segment:
         q = q.where(later.segment == segment)
     recovered = session.execute(q).scalar_one()
@@ -519,6 +542,10 @@ def build_digest(rt: Runtime, *, period_end: datetime, segment: str | None = Non
     taxonomy = themes.load_themes(rt.settings.themes_file)
     settings = rt.settings
     with read_scope(rt.engine) as s:
+        if _is_pg(s):
+            # These queries take milliseconds; PostgreSQL's JIT would spend ~60 ms compiling each
+            # one whose estimated cost passes jit_above_cost. Off for this transaction only.
+            s.execute(text("SET LOCAL jit = off"))
         weekly = _trend(s, edges, segment)
         current, previous = weekly[-1], weekly[-2]
         loop = _loop(s, start, end, segment, settings.sla_claim_hours, settings.sla_close_days)

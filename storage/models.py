@@ -79,6 +79,8 @@ class FollowUp(SQLModel, table=True):
             postgresql_where=text("status != 'closed' AND customer_id IS NOT NULL"),
         ),
         Index("ix_followup_status_opened", "status", "opened_at"),
+        # Digest: "recovered" looks up closed follow-ups by customer and time.
+        Index("ix_followup_customer_closed", "customer_id", "closed_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int | None = Field(default=None, foreign_key="customer.id")

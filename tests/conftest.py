@@ -53,7 +53,8 @@ def _pg_status() -> str | None:
 def _isolated_env(monkeypatch, tmp_path):
     """A developer's real tokens and .env must never reach a test."""
     for key in list(os.environ):
-        if key.startswith(_ISOLATED_PREFIXES) and key != "NPSBOT_TEST_DB":
+        # Switches of the test suite itself (NPSBOT_TEST_DB, *_GOLDEN) are not configuration.
+        if key.startswith(_ISOLATED_PREFIXES) and not key.startswith("NPSBOT_TEST") and "GOLDEN" not in key:
             monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -127,6 +128,14 @@ def kill_session(url: str, leadership) -> None:
     admin = make_engine(url)
     with admin.begin() as conn:
         conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    # Termination is asynchronous: wait (bounded) until the session, and with it the lock, is gone.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with admin.connect() as conn:
+            if not conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"),
+                                {"pid": pid}).scalar_one():
+                break
+        time.sleep(0.02)
     admin.dispose()
 
 
