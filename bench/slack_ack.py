@@ -2,14 +2,19 @@
 
 Starts, as separate processes, `npsbot serve` (fresh SQLite, Slack mounted, Web API pointed at a
 fake Slack running in this process) and a bare Bolt AsyncApp on aiohttp that only acks (the
-baseline: same signature verification, same local authorize). Then, through signed HTTP:
+baseline: same signature verification, same local authorize); npsbot's ephemeral replies go to a
+response_url sink in the baseline's process, so they never compete with the measuring client.
+Then, through signed HTTP:
   * `/nps open` at concurrency 20 over --requests requests: p50/p99 ack latency, npsbot vs bare;
   * Claim button clicks (block_actions) at concurrency 20 over --requests requests, each on its
     own follow-up, so every click does real work after its ack: p50/p99, npsbot vs bare;
   * detractor webhook (POST /webhooks/responses) to the alert's chat.postMessage arriving at the
     fake Slack, one at a time, --alerts samples, with no per-channel pacing: p50/p99.
 
-    python bench/slack_ack.py [--requests 1000] [--alerts 100]
+Scenarios run in --rounds rounds, bare and npsbot alternating, so a busy machine hurts both
+alike; percentiles pool every round, and the ratios are the median of the per-round ratios.
+
+    python bench/slack_ack.py [--requests 1000] [--rounds 3] [--alerts 100]
 """
 
 from __future__ import annotations
@@ -63,8 +68,22 @@ async def claim(ack):
 async def events(request):
     return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
 
+# npsbot's replies to response_url land here, outside the process that measures latency.
+replies = {"ok": 0, "won": 0}
+
+async def sink(request):
+    body = await request.json()
+    replies["ok"] += 1
+    replies["won"] += body.get("text", "").startswith("You claimed")
+    return web.Response(text="ok")
+
+async def count(request):
+    return web.json_response(replies)
+
 app = web.Application()
 app.router.add_post("/slack/events", events)
+app.router.add_post("/sink/{key}", sink)
+app.router.add_get("/sink", count)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
 
@@ -149,6 +168,21 @@ async def load(url: str, bodies: list[str]) -> list[float]:
     return latencies
 
 
+async def replies(sink: str) -> dict:
+    async with aiohttp.ClientSession() as session, session.get(sink) as resp:
+        return await resp.json()
+
+
+async def settle(sink: str, count: int) -> None:
+    """Wait until the replies of the requests sent so far have arrived (the server is idle again)."""
+    deadline = time.monotonic() + 300
+    while (await replies(sink))["ok"] < count:
+        if time.monotonic() > deadline:
+            raise SystemExit("npsbot did not answer every request")
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)
+
+
 def pct(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000
 
@@ -161,7 +195,7 @@ def line(name: str, ours: list[float], bare: list[float] | None = None) -> str:
     return text
 
 
-async def main(requests: int, alerts: int) -> None:
+async def main(requests: int, alerts: int, rounds: int) -> None:
     fake = await FakeSlack().start()
     tmp = Path(tempfile.mkdtemp(prefix="npsbot-bench-"))
     ours_port, bare_port = free_port(), free_port()
@@ -192,32 +226,43 @@ async def main(requests: int, alerts: int) -> None:
 
             # Follow-ups for the claim clicks: one each, delivered before measuring.
             first = alerts + 1
-            batch = [{"id": f"c{n}", "score": 3, "customer": {"id": f"cus_c{n}"}} for n in range(requests)]
-            async with session.post(f"{base}/webhooks/responses", json=batch,
-                                    headers={"Authorization": f"Bearer {TOKEN}"}) as r:
-                assert r.status == 202, await r.text()
-            target = alerts + requests
+            total = requests * rounds
+            items = [{"id": f"c{n}", "score": 3, "customer": {"id": f"cus_c{n}"}} for n in range(total)]
+            for i in range(0, total, 1000):  # a batch holds at most 1,000
+                async with session.post(f"{base}/webhooks/responses", json=items[i:i + 1000],
+                                        headers={"Authorization": f"Bearer {TOKEN}"}) as r:
+                    assert r.status == 202, await r.text()
+            target = alerts + total
             await fake.wait_for(lambda: len([c for c in fake.ok_calls("chat.postMessage") if "blocks" in c])
                                 >= target, timeout=300)
 
-        opens = [command_body("open", fake.response_url(f"open{n}")) for n in range(requests)]
-        claims = [claim_body(first + n, fake.response_url(f"claim{n}")) for n in range(requests)]
+        sink = f"http://127.0.0.1:{bare_port}/sink"
+        opens = [command_body("open", f"{sink}/open{n}") for n in range(requests)]
         await load(bare_url, opens[:100])  # warm both up
         await load(events, opens[:100])
-        bare_open = await load(bare_url, opens)
-        ours_open = await load(events, opens)
-        await asyncio.sleep(2)  # let the follow-up work of the last requests finish
-        bare_claim = await load(bare_url, claims)
-        ours_claim = await load(events, claims)
-        await fake.wait_for(lambda: sum(1 for k in fake.responses if k.startswith("claim")) >= requests,
-                            timeout=120)
-        won = sum(1 for k, v in fake.responses.items() if k.startswith("claim") and v[0]["text"].startswith("You"))
+        await asyncio.sleep(1)
+        runs: dict[str, list[list[float]]] = {"bare_open": [], "ours_open": [], "bare_claim": [], "ours_claim": []}
+        for r in range(rounds):
+            claims = [claim_body(first + r * requests + n, f"{sink}/claim{r * requests + n}")
+                      for n in range(requests)]
+            runs["bare_open"].append(await load(bare_url, opens))
+            runs["ours_open"].append(await load(events, opens))
+            await settle(sink, (2 * r + 1) * requests + 100)
+            runs["bare_claim"].append(await load(bare_url, claims))
+            runs["ours_claim"].append(await load(events, claims))
+            await settle(sink, (2 * r + 2) * requests + 100)
+        won = (await replies(sink))["won"]
+        pooled = {k: [x for run in v for x in run] for k, v in runs.items()}
 
-        print(f"npsbot Slack ack benchmark · {requests} requests per scenario · concurrency {CONCURRENCY} · "
-              f"{os.cpu_count()} CPUs · SQLite")
-        print(line("/nps open (ack)", ours_open, bare_open))
-        print(line("Claim click (ack)", ours_claim, bare_claim))
-        print(f"{'':<34} claims that won: {won}/{requests} (each click on its own follow-up)")
+        print(f"npsbot Slack ack benchmark · {requests} requests x {rounds} rounds per scenario · "
+              f"concurrency {CONCURRENCY} · {os.cpu_count()} CPUs · SQLite")
+        for name, key in (("/nps open (ack)", "open"), ("Claim click (ack)", "claim")):
+            print(line(name, pooled[f"ours_{key}"], pooled[f"bare_{key}"]))
+            for q in (50, 99):
+                ratios = [pct(o, q) / pct(b, q) for o, b in zip(runs[f"ours_{key}"], runs[f"bare_{key}"], strict=True)]
+                print(f"{'':<34} p{q} ratio per round: {', '.join(f'{x:.2f}' for x in ratios)}"
+                      f" (median {statistics.median(ratios):.2f})")
+        print(f"{'':<34} claims that won: {won}/{requests * rounds} (each click on its own follow-up)")
         print(line(f"webhook -> chat.postMessage (n={alerts})", webhook))
     finally:
         for proc in (ours, bare):
@@ -233,5 +278,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--alerts", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    asyncio.run(main(args.requests, args.alerts))
+    asyncio.run(main(args.requests, args.alerts, args.rounds))

@@ -71,7 +71,7 @@ def socket() -> None:
     logs.configure()
     from handlers.slack.socket import run_socket
 
-    asyncio.run(run_socket(_services(settings)))
+    asyncio.run(run_socket(_services(settings), run_workers=True))
 
 
 @app.command()

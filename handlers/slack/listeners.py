@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 # A modal submission waits this long for the dispatcher so a refusal can be shown inside the
 # modal; Slack gives us 3 s to answer a view_submission.
 SUBMIT_WAIT = 2.0
+# Threads doing post-ack work at once (see SlackDoor.work).
+WORK_SLOTS = 1
 SEEN_EVENT_TTL = timedelta(days=2)  # Slack retries for at most 24 h (with delayed events on)
 _PLAIN_MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
 _SORRY = Notice("Sorry, something went wrong on our side; it has been logged. Please try again.", ok=False)
@@ -49,16 +53,30 @@ def refused(reply: Any) -> str | None:
 class SlackDoor:
     """The listeners, sharing the services and a small cache of display names."""
 
-    def __init__(self, services) -> None:
+    def __init__(self, services, session: Callable[[], aiohttp.ClientSession | None] = lambda: None) -> None:
         self.services = services
+        self.session = session
         self.rt = services.rt
         self.dispatcher = services.dispatcher
         self._names: dict[str, str] = {}
+        self._slots = asyncio.Semaphore(WORK_SLOTS)
         self._pruned_at = None
 
     # -- helpers ------------------------------------------------------------------------------
+    async def work(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run slow work (database, rendering) in a thread, a few at a time.
+
+        Acknowledgements run on the event loop; capping the threads that compete with it for
+        the GIL keeps acks fast under a burst, while the replies queue here instead.
+        """
+        async with self._slots:
+            return await asyncio.to_thread(fn, *args)
+
     async def run(self, command: Command, actor: Actor, place: Place) -> Any:
-        return await asyncio.to_thread(self.dispatcher.handle, command, actor, place)
+        return await self.work(self.dispatcher.handle, command, actor, place)
+
+    def _reply(self, command: Command, actor: Actor, place: Place, slash: str) -> dict:
+        return blocks.reply_message(self.dispatcher.handle(command, actor, place), slash)
 
     @staticmethod
     def actor_of(user: dict) -> Actor:
@@ -102,10 +120,26 @@ class SlackDoor:
                                                   SeenEvent.seen_at < now - SEEN_EVENT_TTL))
         return True
 
+    async def answer(self, body: dict, respond, message: dict) -> None:
+        """Post an ephemeral reply to the request's response_url.
+
+        Through the app's shared connection pool when there is one: Bolt's `respond` opens a new
+        HTTP session per call, which under load costs more CPU than the rest of the reply.
+        """
+        url, session = body.get("response_url"), self.session()
+        payload = {"response_type": "ephemeral", "replace_original": False, **message}
+        if not url or session is None or session.closed:
+            await respond(**payload)
+            return
+        async with session.post(url, json=payload) as resp:
+            if resp.status >= 400:
+                log.warning("slack.response_url_failed", extra={"status": resp.status})
+            await resp.read()
+
     async def publish_home(self, client: AsyncWebClient, user_id: str, notice: Notice | None = None) -> None:
         actor = Actor("slack", user_id, user_id)
-        home = await asyncio.to_thread(self.dispatcher.home, actor)
-        await client.views_publish(user_id=user_id, view=blocks.home_view(home, notice))
+        view = await self.work(lambda: blocks.home_view(self.dispatcher.home(actor), notice))
+        await client.views_publish(user_id=user_id, view=view)
 
     async def tell(self, client: AsyncWebClient, channel: str | None, user_id: str, notice: Notice) -> None:
         """An ephemeral line to one user in a channel (or their DM with the app)."""
@@ -143,11 +177,11 @@ class SlackDoor:
         try:
             if command.verb == Verb.ASSIGN:
                 command = await self.with_assignee_name(client, command)
-            reply = await self.run(command, actor, place)
+            message = await self.work(self._reply, command, actor, place, slash)
         except Exception:
             log.exception("slack.command_failed", extra={"verb": command.verb.value})
-            reply = _SORRY
-        await respond(response_type="ephemeral", replace_original=False, **blocks.reply_message(reply, slash))
+            message = blocks.reply_message(_SORRY, slash)
+        await self.answer(body, respond, message)
 
     # -- buttons ------------------------------------------------------------------------------
     @staticmethod
@@ -183,7 +217,7 @@ class SlackDoor:
         if from_home:
             await self.publish_home(client, user_id, notice)
         elif body.get("response_url"):
-            await respond(response_type="ephemeral", replace_original=False, **blocks.reply_message(notice))
+            await self.answer(body, respond, blocks.reply_message(notice))
         else:
             await self.tell(client, channel, user_id, notice)
 
@@ -270,9 +304,10 @@ class SlackDoor:
         await self.publish_home(client, event["user"])
 
 
-def register(app: AsyncApp, services) -> SlackDoor:
+def register(app: AsyncApp, services, session: Callable[[], aiohttp.ClientSession | None] = lambda: None
+             ) -> SlackDoor:
     """Attach every listener to a Bolt app (HTTP and Socket Mode share them)."""
-    door = SlackDoor(services)
+    door = SlackDoor(services, session)
     # Any slash command routed here is ours, so a workspace may rename /nps (e.g. /nps-staging).
     app.command(re.compile(r"^/"))(door.on_command)
     app.action(re.compile(r"^nps_(claim|reopen|note|close)$"))(door.on_button)

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -99,8 +100,9 @@ class FakeSlack:
             if value:
                 return value
             await asyncio.sleep(0.01)
+        methods = Counter(c.method for c in self.calls)
         raise AssertionError(f"timed out after {timeout}s waiting for the fake Slack API; calls: "
-                             f"{[c.method for c in self.calls]}, responses: {list(self.responses)}")
+                             f"{dict(methods)}, response_url posts: {sum(map(len, self.responses.values()))}")
 
     async def wait_response(self, key: str, count: int = 1, timeout: float = 5.0) -> list[dict]:
         return await self.wait_for(lambda: len(self.responses.get(key, [])) >= count and self.responses[key],

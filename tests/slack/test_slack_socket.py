@@ -6,6 +6,7 @@ import uuid
 from urllib.parse import parse_qsl
 
 from bot.app import build_runtime, build_services
+from bot.ingest import ingest, validate_body
 from handlers.slack.socket import run_socket
 from tests.slack.conftest import FIXTURES
 
@@ -16,7 +17,7 @@ async def test_socket_mode_acknowledges_envelopes_and_runs_commands(make_setting
     rt = build_runtime(make_settings(**env), clock=clock)
     services = build_services(rt)
     stop = asyncio.Event()
-    task = asyncio.create_task(run_socket(services, stop=stop))
+    task = asyncio.create_task(run_socket(services, stop=stop, run_workers=True))
     try:
         await asyncio.wait_for(fake_slack.ws_connected.wait(), timeout=5)
         [opened] = fake_slack.ok_calls("apps.connections.open")
@@ -37,7 +38,14 @@ async def test_socket_mode_acknowledges_envelopes_and_runs_commands(make_setting
                                                        response_url=fake_slack.response_url(key))})
         [reply] = await fake_slack.wait_response(key)
         assert "now gets an alert" in reply["text"]
-        assert any(m.get("envelope_id") == "env-sub" for m in fake_slack.ws_messages)
+        await fake_slack.wait_for(lambda: any(m.get("envelope_id") == "env-sub" for m in fake_slack.ws_messages))
+
+        # The delivery worker runs alongside: a detractor's alert reaches the subscribed channel.
+        items, _ = validate_body({"id": "r1", "score": 1, "customer": {"id": "c1"}})
+        await asyncio.to_thread(ingest, rt, items)
+        [post] = await fake_slack.wait_for(
+            lambda: [p for p in fake_slack.ok_calls("chat.postMessage") if "blocks" in p])
+        assert post["channel"] == form["channel_id"]
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=5)
