@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     port: int = Field(3000, validation_alias=AliasChoices("PORT", "NPSBOT_PORT"))
     # How often the delivery worker looks for work written by other processes (seconds).
     outbox_poll_seconds: float = Field(0.5, gt=0, validation_alias="NPSBOT_OUTBOX_POLL_SECONDS")
+    outbox_lease_seconds: float = Field(45.0, gt=0, validation_alias="NPSBOT_OUTBOX_LEASE_SECONDS")
     # Pacing of posts per channel; Slack asks for about one message per second per channel.
     slack_post_interval: float = Field(1.0, ge=0, validation_alias="NPSBOT_SLACK_POST_INTERVAL")
     teams_post_interval: float = Field(0.2, ge=0, validation_alias="NPSBOT_TEAMS_POST_INTERVAL")

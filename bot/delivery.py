@@ -32,7 +32,6 @@ from storage.models import Outbox, OutboxStatus, PostedMessage
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=120)
 MAX_ATTEMPTS = 40
 MAX_BACKOFF = 300.0
 
@@ -100,6 +99,10 @@ class DeliveryWorker:
         self.notifiers = notifiers
         self.digest_builder = digest_builder
         self.owner = uuid.uuid4().hex[:12]
+        # How long a row stays with a worker that took it: longer than any send can take (the
+        # platform clients time out at 30 s), short enough that a crashed replica's row is
+        # retried soon.
+        self.lease = timedelta(seconds=rt.settings.outbox_lease_seconds)
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._busy: set[tuple[str, str, bool]] = set()
@@ -205,7 +208,7 @@ class DeliveryWorker:
                 .where(Outbox.id == job.id, Outbox.status == OutboxStatus.PENDING,
                        or_(Outbox.lease_until.is_(None), Outbox.lease_until < now,
                            and_(Outbox.lease_owner == self.owner)))
-                .values(lease_owner=self.owner, lease_until=now + LEASE)
+                .values(lease_owner=self.owner, lease_until=now + self.lease)
             ).rowcount == 1
 
     async def _deliver(self, job: _Job) -> None:
@@ -313,13 +316,15 @@ class DeliveryWorker:
 
     def _failed(self, job: _Job, exc: DeliveryError) -> None:
         now = self.rt.clock.now()
-        attempts = job.attempts + 1
-        dead = exc.permanent or attempts >= MAX_ATTEMPTS
         if exc.retry_after is not None:
-            delay = exc.retry_after
+            # A rate limit is the platform pacing us, not a failure: wait as asked, count nothing.
+            attempts, delay = job.attempts, exc.retry_after
         else:
-            # Exponential backoff with jitter so a recovering API is not hit by every row at once.
-            delay = min(MAX_BACKOFF, 2 ** min(attempts, 10)) * (0.5 + random.random() / 2)
+            attempts = job.attempts + 1
+            # Exponential backoff (0.5 s, 1 s, 2 s … 5 min) with jitter, so a recovering API is
+            # not hit by every waiting row at once.
+            delay = min(MAX_BACKOFF, 0.5 * 2 ** min(attempts - 1, 12)) * random.uniform(0.75, 1.25)
+        dead = exc.permanent or attempts >= MAX_ATTEMPTS
         with session_scope(self.rt.engine) as s:
             s.execute(update(Outbox).where(Outbox.id == job.id).values(
                 status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING, attempts=attempts,

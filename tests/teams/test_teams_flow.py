@@ -273,7 +273,7 @@ async def test_throttling_is_retried_after_retry_after_and_404_is_permanent(team
     await teams.drain()
     with read_scope(rt.engine) as s:
         row = s.execute(select(Outbox).where(Outbox.kind == "alert.post")).scalar_one()
-    assert row.status == OutboxStatus.PENDING and row.attempts == 1
+    assert row.status == OutboxStatus.PENDING and row.attempts == 0  # a rate limit is not a failed attempt
     assert as_utc(row.next_attempt_at) == rt.clock.now() + timedelta(seconds=7)
 
     rt.clock.advance(seconds=8)
