@@ -9,6 +9,7 @@ request and its acknowledgement.
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import aiohttp
@@ -16,12 +17,16 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.signature import SignatureVerifier
 
 from bot.delivery import Notifier
 from handlers.slack.listeners import register
 from handlers.slack.notifier import SlackNotifier, make_client
 
 __all__ = ["build_bolt_app", "favour_event_loop", "mount", "SlackNotifier"]
+
+
+log = logging.getLogger(__name__)
 
 
 def _authorize(token: str):
@@ -64,6 +69,15 @@ def build_bolt_app(services, *, socket_mode: bool = False) -> AsyncApp:
     return app
 
 
+def _malformed_event(body: object) -> bool:
+    """A body whose `event` is missing from an event callback or not an object (Slack sends neither)."""
+    if not isinstance(body, dict):
+        return False
+    if "event" in body or body.get("type") == "event_callback":
+        return not isinstance(body.get("event"), dict)
+    return False
+
+
 def mount(app: web.Application, services) -> Notifier:
     """Add `POST /slack/events` to the server and return the Slack Notifier."""
     settings = services.rt.settings
@@ -71,8 +85,21 @@ def mount(app: web.Application, services) -> Notifier:
     bolt = build_bolt_app(services)
     notifier = SlackNotifier(bolt.client, post_interval=settings.slack_post_interval)
 
+    verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
+
     async def slack_events(request: web.Request) -> web.Response:
-        bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+        bolt_request = await to_bolt_request(request)
+        if _malformed_event(bolt_request.body):
+            # Bolt's middleware would fail on it with a 500, which asks Slack to retry in vain.
+            signed = verifier.is_valid(bolt_request.raw_body, request.headers.get("X-Slack-Request-Timestamp", ""),
+                                       request.headers.get("X-Slack-Signature", ""))
+            return web.json_response({"error": "malformed event" if signed else "invalid request"},
+                                     status=400 if signed else 401)
+        try:
+            bolt_response = await bolt.async_dispatch(bolt_request)
+        except Exception:  # noqa: BLE001 - listener errors are Bolt's; what escapes is a malformed payload
+            log.warning("slack.malformed_request", exc_info=True)
+            return web.json_response({"error": "malformed request"}, status=400)
         return await to_aiohttp_response(bolt_response)
 
     async def shared_session(_: web.Application):

@@ -80,7 +80,13 @@ def mount(app: web.Application, services: Services) -> Notifier:
             body = None
         if not isinstance(body, dict):
             return web.json_response({"error": "body is not a JSON activity"}, status=400)
-        response = await adapter.process(request, bot)
+        try:
+            response = await adapter.process(request, bot)
+        except (web.HTTPException, PermissionError):
+            raise  # botbuilder's own answers, e.g. 401 for a missing or bad token
+        except Exception:  # noqa: BLE001 - turn errors go to on_error; what escapes is a malformed activity
+            log.warning("teams.malformed_activity", exc_info=True)
+            return web.json_response({"error": "malformed activity"}, status=400)
         return response or web.Response(status=201)
 
     app.router.add_post("/api/messages", messages)

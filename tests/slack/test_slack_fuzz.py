@@ -1,0 +1,54 @@
+"""Random and adversarial Slack requests, signed like Slack signs them: never a 5xx, never a crash."""
+
+import json
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.slack.conftest import fixture_json
+
+hyp = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20))
+json_values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
+    st.text(max_size=8), kids, max_size=3), max_leaves=10)
+
+
+@hyp
+@given(text=st.text(max_size=80))
+async def test_any_slash_command_text_is_acked(slack, text):
+    resp, _ = await slack.command(text)
+    assert resp.status == 200
+
+
+@hyp
+@given(action_id=st.sampled_from(["followup.claim", "followup.note", "followup.close", "followup.reopen",
+                                  "nonsense", ""]),
+       value=st.one_of(st.text(max_size=12), st.integers(-5, 10**12).map(str)))
+async def test_any_button_value_is_acked(slack, action_id, value):
+    payload = fixture_json("block_actions.json")
+    payload["actions"][0].update(action_id=action_id, value=value)
+    resp = await slack.interactive(payload)
+    assert resp.status < 500
+
+
+@hyp
+@given(payload=json_values)
+async def test_any_interactive_payload_shape_never_causes_a_server_error(slack, payload):
+    resp = await slack.interactive(payload if isinstance(payload, dict) else {"type": payload})
+    assert resp.status < 500
+
+
+@hyp
+@given(event=st.fixed_dictionaries({"type": st.sampled_from(["event_callback", "url_verification", "x"])},
+                                   optional={"event_id": st.text(max_size=10), "event": json_values,
+                                             "challenge": st.text(max_size=10)}))
+async def test_any_event_envelope_never_causes_a_server_error(slack, event):
+    resp = await slack.post(json.dumps(event), "application/json")
+    assert resp.status < 500
+
+
+async def test_a_view_submission_with_forged_metadata_is_refused_cleanly(slack):
+    payload = slack.submission("followup.note", 1, note="hi")
+    payload["view"]["private_metadata"] = "{not json"
+    resp = await slack.interactive(payload)
+    assert resp.status < 500

@@ -1,0 +1,40 @@
+"""Random and adversarial Teams activities POSTed to /api/messages: never a 5xx."""
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.teams.conftest import load_activity
+
+hyp = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20))
+json_values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
+    st.text(max_size=8), kids, max_size=3), max_leaves=10)
+
+
+@hyp
+@given(text=st.text(max_size=80))
+async def test_any_message_text_gets_an_answer(teams, text):
+    body = load_activity("message_personal", teams.connector.url)
+    body["text"] = text
+    resp = await teams.client.post("/api/messages", json=body)
+    assert resp.status < 500
+
+
+@hyp
+@given(value=json_values)
+async def test_any_card_submit_value_is_handled(teams, value):
+    body = load_activity("message_personal", teams.connector.url)
+    body["text"] = None
+    body["value"] = value
+    resp = await teams.client.post("/api/messages", json=body)
+    assert resp.status < 500
+
+
+@hyp
+@given(activity=st.dictionaries(st.sampled_from(["type", "name", "text", "value", "from", "conversation",
+                                                 "channelData", "replyToId", "reactionsAdded", "id"]),
+                                json_values, max_size=6))
+async def test_any_activity_shape_never_causes_a_server_error(teams, activity):
+    activity.setdefault("serviceUrl", teams.connector.url)
+    resp = await teams.client.post("/api/messages", json=activity)
+    assert resp.status < 500
