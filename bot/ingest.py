@@ -7,6 +7,7 @@ events and the outbox rows that will post the alerts. Either all of it is writte
 
 from __future__ import annotations
 
+import asyncio
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -196,21 +197,114 @@ class IngestResult:
     joined: list[int] = field(default_factory=list)
 
 
+@dataclass
+class _Stored:
+    """What one transaction stored: response ids by key, and follow-ups by response id."""
+
+    inserted: dict[tuple[str, str], int] = field(default_factory=dict)
+    opened: dict[int, int] = field(default_factory=dict)
+    joined: dict[int, int] = field(default_factory=dict)
+
+
 def ingest(rt: Runtime, items: list[ResponseIn]) -> IngestResult:
     """Store validated responses; duplicates (same source and id) are counted, not stored again."""
+    return ingest_groups(rt, [items])[0]
+
+
+def ingest_groups(rt: Runtime, groups: list[list[ResponseIn]]) -> list[IngestResult]:
+    """Store several requests' responses in one transaction, and say what each request got.
+
+    Across the groups the first occurrence of a (source, id) is the one stored; every later one
+    counts as a duplicate of the group it came in.
+    """
+    unique: dict[tuple[str, str], ResponseIn] = {}
+    for items in groups:
+        for item in items:
+            unique.setdefault((item.source, item.id), item)
     for attempt in range(5):
         try:
             with write_connection(rt.engine) as conn:
-                result = _ingest(conn, rt, items)
+                stored = _ingest(conn, rt, list(unique.values()))
             break
         except IntegrityError:
             # A concurrent request stored the same response, customer or follow-up first:
             # run again; this time ours are duplicates or join the other's follow-up.
             if attempt == 4:
                 raise
-    if result.opened or result.joined:
+    if stored.opened or stored.joined:
         rt.wake()
-    return result
+    results, counted = [], set()
+    for items in groups:
+        result = IngestResult()
+        for item in items:
+            key = (item.source, item.id)
+            rid = stored.inserted.get(key)
+            if rid is None or key in counted:
+                result.duplicates += 1
+                continue
+            counted.add(key)
+            result.accepted += 1
+            if rid in stored.opened:
+                result.opened.append(stored.opened[rid])
+            elif rid in stored.joined and stored.joined[rid] not in result.joined:
+                result.joined.append(stored.joined[rid])
+        results.append(result)
+    return results
+
+
+class GroupCommit:
+    """Group commit for concurrent webhook requests.
+
+    Requests that arrive while a transaction is running wait for the next one and share it, so
+    sixteen single-response POSTs cost about one small batch instead of sixteen transactions
+    queued on SQLite's single writer. A failed shared transaction is retried request by
+    request, so one request can never fail another.
+    """
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._queue: list[tuple[list[ResponseIn], asyncio.Future]] = []
+        self._running = False
+
+    async def submit(self, items: list[ResponseIn]) -> IngestResult:
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((items, future))
+        if not self._running:
+            self._running = True
+            try:
+                await self._drain()
+            finally:
+                self._running = False
+        return await future
+
+    async def _drain(self) -> None:
+        while self._queue:
+            group, size = [], 0
+            while self._queue and (not group or size + len(self._queue[0][0]) <= MAX_BATCH):
+                items, future = self._queue.pop(0)
+                group.append((items, future))
+                size += len(items)
+            try:
+                results = await asyncio.to_thread(ingest_groups, self.rt, [items for items, _ in group])
+            except Exception as exc:  # noqa: BLE001 - handed to each request below
+                if len(group) == 1:
+                    group[0][1].set_exception(exc)
+                    continue
+                for items, future in group:
+                    try:
+                        future.set_result(await asyncio.to_thread(ingest, self.rt, items))
+                    except Exception as own:  # noqa: BLE001 - this request's own failure
+                        future.set_exception(own)
+                continue
+            for (_, future), result in zip(group, results, strict=True):
+                future.set_result(result)
+
+
+def group_commit(rt: Runtime) -> GroupCommit:
+    """The runtime's group-commit queue (made on first use)."""
+    if rt.group_commit is None:
+        rt.group_commit = GroupCommit(rt)
+    return rt.group_commit
 
 
 @cache
@@ -280,17 +374,10 @@ def _upsert_customers(conn: Connection, sql: SimpleNamespace, items: list[Respon
     return {ext: (row.id, row.segment, row.arr) for ext, row in known.items()}
 
 
-def _ingest(session: Connection, rt: Runtime, items: list[ResponseIn]) -> IngestResult:
+def _ingest(session: Connection, rt: Runtime, batch: list[ResponseIn]) -> _Stored:
+    """Insert responses unique on (source, id) that are new; open or join follow-ups."""
     now = rt.clock.now()
-    result = IngestResult()
-    unique: dict[tuple[str, str], ResponseIn] = {}
-    for item in items:
-        key = (item.source, item.id)
-        if key in unique:
-            result.duplicates += 1
-        else:
-            unique[key] = item
-    batch = list(unique.values())
+    stored = _Stored()
     sql = _statements(session.dialect.name)
     customers = _upsert_customers(session, sql, batch, now)
 
@@ -307,21 +394,19 @@ def _ingest(session: Connection, rt: Runtime, items: list[ResponseIn]) -> Ingest
             "arr": own.arr if own and own.arr is not None else (cust[2] if cust else None),
             "tags": item.tags or None,
         })
-    inserted = {(s, e): rid for rid, s, e in session.execute(sql.insert_responses, rows).all()} if rows else {}
-    result.accepted = len(inserted)
-    result.duplicates += len(batch) - len(inserted)
-
+    if rows:
+        stored.inserted = {(s, e): rid for rid, s, e in session.execute(sql.insert_responses, rows).all()}
     detractors = [
-        (inserted[(r["source"], r["external_id"])], r) for r in rows
-        if (r["source"], r["external_id"]) in inserted and r["category"] == Category.DETRACTOR
+        (stored.inserted[(r["source"], r["external_id"])], r) for r in rows
+        if (r["source"], r["external_id"]) in stored.inserted and r["category"] == Category.DETRACTOR
     ]
     if detractors:
-        _open_followups(session, detractors, now, result)
-    return result
+        _open_followups(session, detractors, now, stored)
+    return stored
 
 
 def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now: datetime,
-                    result: IngestResult) -> None:
+                    stored: _Stored) -> None:
     """Open a follow-up per new detractor, or add the answer to the customer's open one.
 
     Set-based (a handful of statements per batch, whatever its size): a batch of a thousand
@@ -369,7 +454,7 @@ def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now
     links, events, posts = [], [], []
     for rid, o in opening.items():
         fid = fid_of[rid]
-        result.opened.append(fid)
+        stored.opened[rid] = fid
         links.append({"rid": rid, "fid": fid})
         events.append({**system, "followup_id": fid, "action": "opened", "text": _response_line(o["_row"])})
         for sub in outbox.matching_subscriptions(subs, score=o["_row"]["score"], segment=o["_row"]["segment"]):
@@ -382,6 +467,7 @@ def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now
         events.append({**system, "followup_id": fid, "action": "response", "text": _response_line(r)})
         if existing is not None:
             latest[fid] = (rid, r)
+            stored.joined[rid] = fid
     session.execute(
         update(Response.__table__).where(Response.__table__.c.id == bindparam("rid"))
         .values(followup_id=bindparam("fid")),
@@ -393,7 +479,6 @@ def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now
             .values(latest_response_id=bindparam("rid"), updated_at=now),
             [{"fid": fid, "rid": rid} for fid, (rid, _) in latest.items()],
         )
-        result.joined.extend(latest)
         outbox.refresh_alerts(session, {
             fid: f"New answer from this customer: {_response_line(r)}" for fid, (_, r) in latest.items()
         }, now=now)

@@ -7,7 +7,6 @@ stores part of a request it refuses.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -17,7 +16,7 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot import metrics
-from bot.ingest import FieldError, ResponseIn, ingest, validate_body
+from bot.ingest import FieldError, ResponseIn, group_commit, validate_body
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -76,7 +75,7 @@ def parse_json(raw: bytes) -> object | web.Response:
 async def store(rt: Runtime, items: list[ResponseIn]) -> web.Response:
     """Ingest validated items; 503 (so the survey tool retries) when the database is away."""
     try:
-        result = await asyncio.to_thread(ingest, rt, items)
+        result = await group_commit(rt).submit(items)
     except (OperationalError, DBAPIError) as exc:
         log.error("ingest.database_unavailable", extra={"error": type(exc).__name__})
         return error(503, message="the database is unavailable; nothing was stored, retry later",

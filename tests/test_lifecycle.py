@@ -125,3 +125,17 @@ def test_the_digest_schedule_uses_the_default_time_zone(d):
 def test_unknown_command_shows_help_naming_the_mistake(d):
     reply = say(d, "escalate 1")
     assert isinstance(reply, HelpView) and reply.error == "I don't know the command `escalate`."
+
+
+def test_customer_emails_are_masked_in_channel_views_unless_allowed(make_settings, clock):
+    from bot.app import build_runtime, build_services
+    from bot.textview import alert_text
+
+    for show, expected in (("false", "o…@acme.example"), ("true", "ops@acme.example")):
+        rt = build_runtime(make_settings(NPSBOT_SHOW_EMAILS=show), clock=clock)
+        items, _ = validate_body({"id": f"r-{show}", "score": 2, "customer": {"id": "c9", "email": "ops@acme.example"}})
+        ingest(rt, items)
+        alert = build_services(rt).dispatcher.handle_text("show 1", MARIA, CX).alert
+        assert alert.customer.email == expected
+        assert expected in alert_text(alert)
+        rt.engine.dispose()

@@ -162,3 +162,21 @@ async def test_metrics_are_exposed_for_prometheus(http):
     await http.post("/webhooks/responses", json=GOOD, headers=AUTH)
     text = await (await http.get("/metrics")).text()
     assert "npsbot_responses_ingested_total" in text and "npsbot_outbox_depth" in text
+
+
+async def test_concurrent_requests_share_transactions_yet_each_gets_its_own_answer(http, rt):
+    import asyncio
+
+    async def post(i):
+        # Requests i and i+20 carry the same response: exactly one of them stores it.
+        body = [{"id": f"same-{i % 20}", "score": 3, "customer": {"id": f"c{i % 20}"}},
+                {"id": f"own-{i}", "score": 9}]
+        resp = await http.post("/webhooks/responses", json=body, headers=AUTH)
+        assert resp.status == 202
+        return await resp.json()
+
+    answers = await asyncio.gather(*(post(i) for i in range(40)))
+    assert sum(a["accepted"] for a in answers) == 60
+    assert sum(a["duplicates"] for a in answers) == 20
+    assert all(a["accepted"] in (1, 2) and a["accepted"] + a["duplicates"] == 2 for a in answers)
+    assert count(rt, Response) == 60 and count(rt, FollowUp) == 20
