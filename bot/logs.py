@@ -34,5 +34,6 @@ def configure(level: str = "INFO", *, json_lines: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # aiohttp's access log repeats every request; keep it at warning unless asked.
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Libraries that narrate every request, migration step or job run: warnings only.
+    for noisy in ("aiohttp.access", "alembic", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
