@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,15 +67,20 @@ def read_records(text: str) -> tuple[list[str], Iterator[CsvRecord]]:
     return header, records()
 
 
-def _number_or_text(raw: str) -> Any:
-    text = raw.strip().replace(",", "") if raw else raw
+def parse_number(value: Any) -> Any:
+    """48000, "48,000", "$48,000.50", "48000 USD" -> a number; other text is returned as is."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return value
+    text = re.sub(r"[\s,$€£¥]|USD|EUR|GBP", "", str(value), flags=re.IGNORECASE)
     try:
         return int(text)
     except ValueError:
         try:
             return float(text)
         except ValueError:
-            return raw
+            return value
 
 
 def generic_row(values: dict[str, str]) -> dict:
@@ -84,14 +90,14 @@ def generic_row(values: dict[str, str]) -> dict:
         return value.strip() if value and value.strip() else None
 
     score = get("score")
-    item: dict[str, Any] = {"id": get("id"), "score": _number_or_text(score) if score else None}
+    item: dict[str, Any] = {"id": get("id"), "score": parse_number(score) if score else None}
     for key in ("comment", "submitted_at", "source"):
         if get(key):
             item[key] = get(key)
     customer = {
         "id": get("customer_id"), "name": get("customer_name"), "email": get("customer_email"),
         "segment": get("segment"), "owner": get("owner"),
-        "arr": _number_or_text(get("arr")) if get("arr") else None,
+        "arr": parse_number(get("arr")) if get("arr") else None,
     }
     customer = {k: v for k, v in customer.items() if v is not None}
     if customer:

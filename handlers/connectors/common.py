@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.csvimport import parse_number
+
 KEYS = ("score", "comment", "segment", "arr", "owner", "customer_id", "customer_name", "email",
         "submitted_at")
 
@@ -99,22 +101,6 @@ def parse_score(value: Any) -> Any:
         if m:
             return int(m.group(1))
     return value
-
-
-def parse_number(value: Any) -> Any:
-    """48000, "48,000", "$48,000.50", "48000 USD" -> a number; other text is returned as is."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int | float):
-        return value
-    text = re.sub(r"[\s,$€£¥]|USD|EUR|GBP", "", str(value), flags=re.IGNORECASE)
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            return value
 
 
 _DATE_FORMATS = (
