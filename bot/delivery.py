@@ -3,9 +3,10 @@
 Rows are delivered in id order per (platform, channel), one at a time per channel, with posts
 paced per channel; in-place updates of posted alerts go in a lane of their own. A row is leased
 with a conditional UPDATE before it is sent, so several replicas on one database never send the
-same row at once; a replica that dies mid-send leaves a
-lease that expires, and the row is sent again (at most one duplicate per crash). Failures back
-off exponentially; a 429's Retry-After is honoured; permanent failures are parked as `dead`.
+same row at once; a replica that dies mid-send leaves a lease that expires, and the row is sent
+again: only sends in flight at the crash (at most one per channel) can repeat, and only once.
+Failures back off exponentially; a 429's Retry-After is honoured; permanent failures are parked
+as `dead`.
 """
 
 from __future__ import annotations

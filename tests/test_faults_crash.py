@@ -1,7 +1,7 @@
 """Crash and outage tests against a real `npsbot serve` process and a fake Slack Web API.
 
-* kill -9 while alerts are being posted, then restart: every accepted alert arrives, with at
-  most one duplicate per crash;
+* kill -9 while alerts are being posted, then restart: every accepted alert arrives; only the
+  sends in flight at the crash (one per channel) can repeat, once;
 * the Slack API answering 429 and 5xx for a while: every alert arrives, in order per channel.
 """
 
@@ -110,7 +110,12 @@ async def test_kill_9_during_delivery_loses_no_alert_and_repeats_at_most_one(ser
         server.wait(timeout=10)
     counts = Counter(alert_numbers(fake))
     assert set(counts) == {(c, n) for c in ("C1", "C2") for n in range(1, 31)}
-    assert sum(v - 1 for v in counts.values()) <= 1, counts.most_common(3)
+    # Only a send in flight when the process died can repeat: one per channel being delivered
+    # (two channels here), and no alert more than twice.
+    assert max(counts.values()) <= 2, counts.most_common(3)
+    assert sum(v - 1 for v in counts.values()) <= 2, counts.most_common(3)
+    for channel in ("C1", "C2"):
+        assert sum(v - 1 for (c, _), v in counts.items() if c == channel) <= 1, counts.most_common(3)
 
 
 async def test_a_storm_of_429s_and_500s_delays_alerts_but_loses_none_and_keeps_order(server_env, fake):
