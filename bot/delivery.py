@@ -219,6 +219,7 @@ class DeliveryWorker:
                 return
             notifier = self.notifiers[job.platform]
             started = time.monotonic()
+            renewal = asyncio.create_task(self._keep_lease(job))
             try:
                 posted_ref = await self._send(notifier, job)
             except DeliveryError as exc:
@@ -231,6 +232,8 @@ class DeliveryWorker:
                 metrics.PLATFORM_ERRORS.labels(job.platform, type(exc).__name__).inc()
                 await asyncio.to_thread(self._failed, job, DeliveryError(type(exc).__name__))
                 return
+            finally:
+                renewal.cancel()
             if job.kind in POSTING_KINDS:
                 self._next_post[key[:2]] = time.monotonic() + notifier.post_interval
             await asyncio.to_thread(self._done, job, posted_ref)
@@ -239,6 +242,20 @@ class DeliveryWorker:
         finally:
             self._busy.discard(key)
             self._wake.set()
+
+    async def _keep_lease(self, job: _Job) -> None:
+        """Extend the lease while a slow send (a digest with its chart) is still running."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            try:
+                await asyncio.to_thread(self._renew, job)
+            except Exception:  # noqa: BLE001 - the lease then simply runs its course
+                log.warning("outbox.lease_not_renewed", extra={"outbox_id": job.id})
+
+    def _renew(self, job: _Job) -> None:
+        with session_scope(self.rt.engine) as s:
+            s.execute(update(Outbox).where(Outbox.id == job.id, Outbox.lease_owner == self.owner)
+                      .values(lease_until=self.rt.clock.now() + self.lease))
 
     async def _send(self, notifier: Notifier, job: _Job) -> str | None:
         if job.kind == outbox.ALERT_POST:
@@ -252,6 +269,10 @@ class DeliveryWorker:
             if await asyncio.to_thread(self._superseded, job):
                 return None
             refs = await asyncio.to_thread(self._refs, job)
+            if not refs and await asyncio.to_thread(self._post_pending, job):
+                # The alert is being posted in the other lane, rendered before this change:
+                # update it once it is there, or it would show the old state.
+                raise DeliveryError("alert not posted yet", retry_after=1)
             if refs:
                 view = await asyncio.to_thread(self._alert, job.followup_id)
                 for ref in refs:
@@ -294,6 +315,14 @@ class DeliveryWorker:
                 Outbox.channel_id == job.channel_id, Outbox.id > job.id,
             ).limit(1)).first() is not None
 
+    def _post_pending(self, job: _Job) -> bool:
+        with read_scope(self.rt.engine) as s:
+            return s.execute(select(Outbox.id).where(
+                Outbox.status == OutboxStatus.PENDING, Outbox.kind == outbox.ALERT_POST,
+                Outbox.followup_id == job.followup_id, Outbox.platform == job.platform,
+                Outbox.channel_id == job.channel_id,
+            ).limit(1)).first() is not None
+
     def _refs(self, job: _Job) -> list[str]:
         with read_scope(self.rt.engine) as s:
             return list(s.execute(
@@ -327,7 +356,7 @@ class DeliveryWorker:
             delay = min(MAX_BACKOFF, 0.5 * 2 ** min(attempts - 1, 12)) * random.uniform(0.75, 1.25)
         dead = exc.permanent or attempts >= MAX_ATTEMPTS
         with session_scope(self.rt.engine) as s:
-            s.execute(update(Outbox).where(Outbox.id == job.id).values(
+            s.execute(update(Outbox).where(Outbox.id == job.id, Outbox.lease_owner == self.owner).values(
                 status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING, attempts=attempts,
                 next_attempt_at=now + timedelta(seconds=delay), lease_owner=None, lease_until=None,
                 last_error=str(exc)[:500]))

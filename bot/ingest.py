@@ -25,7 +25,7 @@ from pydantic import (
     field_validator,
 )
 from sqlalchemy import Connection, bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot import outbox
 from bot.nps import classify
@@ -47,6 +47,17 @@ def _id_text(value: Any) -> Any:
 IdText = Annotated[str, BeforeValidator(_id_text), Field(min_length=1, max_length=200)]
 
 
+def _no_nul(value: Any) -> Any:
+    # PostgreSQL cannot store NUL in text: refuse it here with a clear 422, not a failed write.
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key)
+            _no_nul(item)
+    return value
+
+
 class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
@@ -56,6 +67,11 @@ class CustomerIn(BaseModel):
     segment: str | None = Field(None, max_length=100)
     arr: float | None = Field(None, ge=0, allow_inf_nan=False)
     owner: str | None = Field(None, max_length=320)
+
+    @field_validator("id", "name", "email", "segment", "owner")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return _no_nul(value)
 
     @field_validator("arr", mode="before")
     @classmethod
@@ -69,6 +85,11 @@ class ResponseIn(BaseModel):
     """One survey response in the generic format of interface.md."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    @field_validator("id", "comment", "source", "tags")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return _no_nul(value)
 
     id: IdText
     score: StrictInt
@@ -90,7 +111,10 @@ class ResponseIn(BaseModel):
     def _utc(cls, value: datetime | None) -> datetime | None:
         if value is None:
             return None
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is out of range") from None
         if value > datetime.now(UTC) + timedelta(days=1):
             raise ValueError("is in the future")
         return value
@@ -226,10 +250,11 @@ def ingest_groups(rt: Runtime, groups: list[list[ResponseIn]]) -> list[IngestRes
             with write_connection(rt.engine) as conn:
                 stored = _ingest(conn, rt, list(unique.values()))
             break
-        except IntegrityError:
-            # A concurrent request stored the same response, customer or follow-up first:
-            # run again; this time ours are duplicates or join the other's follow-up.
-            if attempt == 4:
+        except (IntegrityError, OperationalError) as exc:
+            # A concurrent request stored the same response, customer or follow-up first, or
+            # PostgreSQL chose this transaction as a deadlock victim: run again; this time ours
+            # are duplicates or join the other's follow-up.
+            if attempt == 4 or not _retryable(exc):
                 raise
     if stored.opened or stored.joined:
         rt.wake()
@@ -250,6 +275,13 @@ def ingest_groups(rt: Runtime, groups: list[list[ResponseIn]]) -> list[IngestRes
                 result.joined.append(stored.joined[rid])
         results.append(result)
     return results
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    # 40P01 deadlock detected, 40001 serialization failure: the transaction can simply rerun.
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in ("40P01", "40001")
 
 
 class GroupCommit:
@@ -367,8 +399,9 @@ def _upsert_customers(conn: Connection, sql: SimpleNamespace, items: list[Respon
             changed.append({"external_id": ext, **{k: values.get(k) for k in CUSTOMER_FIELDS}, "updated_at": now})
     if new_rows or changed:
         # The upsert keeps stored values for fields an answer leaves out, and absorbs a
-        # concurrent request creating the same customer.
-        conn.execute(sql.upsert_customers, new_rows + changed)
+        # concurrent request creating the same customer. Sorted, so concurrent transactions
+        # lock customers in one order and cannot deadlock each other.
+        conn.execute(sql.upsert_customers, sorted(new_rows + changed, key=lambda r: r["external_id"]))
         known.update({row.external_id: row for row in conn.execute(
             sql.find_customers, {"ids": [r["external_id"] for r in new_rows + changed]})})
     return {ext: (row.id, row.segment, row.arr) for ext, row in known.items()}
@@ -395,7 +428,10 @@ def _ingest(session: Connection, rt: Runtime, batch: list[ResponseIn]) -> _Store
             "tags": item.tags or None,
         })
     if rows:
-        stored.inserted = {(s, e): rid for rid, s, e in session.execute(sql.insert_responses, rows).all()}
+        # Inserted in key order (one lock order, as for customers); follow-ups below still open
+        # in the order the answers came.
+        ordered = sorted(rows, key=lambda r: (r["source"], r["external_id"]))
+        stored.inserted = {(s, e): rid for rid, s, e in session.execute(sql.insert_responses, ordered).all()}
     detractors = [
         (stored.inserted[(r["source"], r["external_id"])], r) for r in rows
         if (r["source"], r["external_id"]) in stored.inserted and r["category"] == Category.DETRACTOR
@@ -416,10 +452,12 @@ def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now
     customer_ids = {r["customer_id"] for _, r in detractors if r["customer_id"] is not None}
     active: dict[int, int] = {}
     if customer_ids:
+        # FOR UPDATE (PostgreSQL): a close committed meanwhile by another replica waits for us,
+        # rather than leaving this answer attached to a follow-up nobody owns any more.
         active = dict(session.execute(
             select(FollowUp.customer_id, FollowUp.id).where(
                 FollowUp.customer_id.in_(customer_ids), FollowUp.status != Status.CLOSED
-            )
+            ).order_by(FollowUp.id).with_for_update()
         ).all())
     # Decide in memory which answer opens a follow-up and which joins one.
     opening: dict[int, dict] = {}  # first response id -> follow-up row

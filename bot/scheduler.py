@@ -85,7 +85,13 @@ def last_fire_time(trigger: CronTrigger, now: datetime) -> datetime | None:
     last = None
     while fire is not None and fire <= now:
         last = fire
-        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        # Step in UTC: adding a second to a local time in the repeated hour of an autumn clock
+        # change drops its `fold` and lands an hour earlier, so the trigger would hand back the
+        # same time for ever.
+        nxt = trigger.get_next_fire_time(fire, fire.astimezone(UTC) + timedelta(seconds=1))
+        if nxt is None or nxt <= fire:
+            break
+        fire = nxt
     return None if last is None else last.astimezone(UTC)
 
 

@@ -13,7 +13,7 @@ import json
 import logging
 
 from aiohttp import web
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError
 
 from bot import metrics
 from bot.ingest import FieldError, ResponseIn, group_commit, validate_body
@@ -76,7 +76,11 @@ async def store(rt: Runtime, items: list[ResponseIn]) -> web.Response:
     """Ingest validated items; 503 (so the survey tool retries) when the database is away."""
     try:
         result = await group_commit(rt).submit(items)
-    except (OperationalError, DBAPIError) as exc:
+    except DataError as exc:
+        # The database refused a value validation let through: the sender's to fix, not to retry.
+        log.warning("ingest.value_refused", extra={"error": type(exc).__name__})
+        return error(422, [FieldError("body", "holds a value the database cannot store")])
+    except DBAPIError as exc:
         log.error("ingest.database_unavailable", extra={"error": type(exc).__name__})
         return error(503, message="the database is unavailable; nothing was stored, retry later",
                      headers={"Retry-After": "30"})

@@ -140,3 +140,37 @@ async def test_posts_are_paced_per_channel_but_updates_are_not_held_behind_them(
     await services.worker.drain(ignore_pacing=False, timeout=1)
     # The second alert waits a minute in this channel; the claim on the first shows at once.
     assert notifier.kinds() == ["post_alert", "update_alert"]
+
+
+async def test_a_change_made_while_the_alert_is_being_posted_still_reaches_it(services, rt, clock):
+    import asyncio
+
+    release = asyncio.Event()
+    notifier = RecordingNotifier()
+    original_post = notifier.post_alert
+
+    async def slow_post(channel_id, alert):
+        await release.wait()
+        return await original_post(channel_id, alert)
+
+    notifier.post_alert = slow_post
+    services.worker.notifiers["shell"] = notifier
+    services.dispatcher.handle_text("subscribe alerts", MARIA, CX)
+    respond(rt, {"id": "a", "score": 1})
+    worker = asyncio.create_task(services.worker.run())
+    try:
+        await asyncio.sleep(0.2)  # the post is in flight, rendered as "open"
+        await asyncio.to_thread(services.dispatcher.handle_text, "claim 1", MARIA, CX)
+        await asyncio.sleep(0.3)  # the update lane tries first, finds no message yet
+        release.set()
+        await asyncio.sleep(0.3)
+        clock.advance(seconds=2)
+        async with asyncio.timeout(5):
+            while not any(c[0] == "update_alert" for c in notifier.calls):
+                services.worker.wake()
+                await asyncio.sleep(0.05)
+    finally:
+        await services.worker.stop()
+        worker.cancel()
+    assert notifier.calls[0][3] == "open"
+    assert [c[3] for c in notifier.calls if c[0] == "update_alert"] == ["claimed"]

@@ -58,3 +58,20 @@ def test_simultaneous_detractors_of_one_customer_share_one_follow_up(any_db, clo
         assert s.execute(select(func.count()).select_from(Response).where(
             Response.followup_id.is_not(None))).scalar_one() == 16
     rt.engine.dispose()
+
+
+def test_concurrent_batches_touching_the_same_customers_in_opposite_orders_never_fail(any_db, clock):
+    rt = build_runtime(Settings(DATABASE_URL=any_db), clock=clock)
+
+    def batch(n):
+        ids = list(range(40))
+        if n % 2:
+            ids.reverse()
+        items, _ = validate_body([{"id": f"b{n}-{i}", "score": 9, "customer": {"id": f"c{i}", "name": f"N{n}"}}
+                                  for i in ids])
+        return ingest(rt, items)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(batch, range(24)))
+    assert sum(r.accepted for r in results) == 24 * 40
+    rt.engine.dispose()

@@ -180,3 +180,16 @@ async def test_concurrent_requests_share_transactions_yet_each_gets_its_own_answ
     assert sum(a["duplicates"] for a in answers) == 20
     assert all(a["accepted"] in (1, 2) and a["accepted"] + a["duplicates"] == 2 for a in answers)
     assert count(rt, Response) == 60 and count(rt, FollowUp) == 20
+
+
+async def test_values_no_database_can_store_are_refused_with_the_field_named(http, rt):
+    cases = [
+        ({"id": "r1", "score": 3, "comment": "nul\x00here"}, "comment", "must not contain NUL characters"),
+        ({"id": "r1", "score": 3, "customer": {"id": "c\x00"}}, "customer.id", "must not contain NUL characters"),
+        ({"id": "r1", "score": 3, "submitted_at": "0001-01-01T00:00:00+01:00"}, "submitted_at", "is out of range"),
+    ]
+    for body, field, message in cases:
+        resp = await http.post("/webhooks/responses", json=body, headers=AUTH)
+        assert resp.status == 422
+        assert (await resp.json())["errors"] == [{"field": field, "message": message}]
+    assert count(rt, Response) == 0

@@ -111,6 +111,13 @@ async def fetch(survey_id: str, response_id: str) -> dict | None:
 async def extract(body: object, request: web.Request, rt: Runtime) -> Extracted | Ignored:
     if not isinstance(body, dict):
         return Ignored("not a Qualtrics object")
+    if "HMAC" in body:
+        # The signature covers MSG alone: a signed request is read only as an event, from its
+        # MSG, so a captured (MSG, HMAC) pair cannot carry answers of the sender's choosing.
+        if "Topic" not in body or "MSG" not in body:
+            return Extracted(errors=[FieldError("Topic" if "Topic" not in body else "MSG",
+                                                "is required in a signed event")])
+        return await _event(body, signed=True)
     if "Topic" in body:
         return await _event(body)
     result = body.get("result") if isinstance(body.get("result"), dict) else body
@@ -126,8 +133,8 @@ async def extract(body: object, request: web.Request, rt: Runtime) -> Extracted 
     return Extracted([mapped])
 
 
-async def _event(form: dict) -> Extracted | Ignored:
-    message: dict = dict(form)
+async def _event(form: dict, *, signed: bool = False) -> Extracted | Ignored:
+    message: dict = {} if signed else dict(form)
     if "MSG" in form:
         try:
             inner = json.loads(form["MSG"])

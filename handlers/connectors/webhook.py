@@ -114,6 +114,10 @@ def handler(connector: Connector) -> Callable[[web.Request], Awaitable[web.Respo
         except Unavailable as exc:
             log.warning("connector.unavailable", extra={"tool": connector.name, "error": str(exc)})
             return error(503, message=str(exc), headers={"Retry-After": "30"})
+        except (TypeError, AttributeError, KeyError, ValueError) as exc:
+            # Authenticated, but not shaped like the tool's payload (a list where an object goes).
+            log.info("connector.malformed", extra={"tool": connector.name, "error": type(exc).__name__})
+            return error(422, [FieldError("body", f"is not a {connector.name} payload this version understands")])
         if isinstance(found, Ignored):
             return web.json_response({"accepted": 0, "duplicates": 0, "ignored": found.reason})
         if found.errors:

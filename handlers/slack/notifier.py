@@ -103,13 +103,15 @@ class SlackNotifier:
                          **alert_message(alert))
 
     async def post_thread(self, channel_id: str, message_ref: str, text: str) -> None:
+        # mrkdwn=False: a thread line can quote a customer's comment or a note, whose `*` and `_`
+        # must not format the message (escaping & < > only stops mentions and links).
         await self._call("chat.postMessage", channel=channel_id, thread_ts=message_ref,
-                         text=thread_text(text),
+                         text=thread_text(text), mrkdwn=False,
                          unfurl_links=False, unfurl_media=False)
 
     async def post_text(self, channel_id: str, text: str) -> None:
         # A user id as channel posts to the app's DM with that person.
-        await self._call("chat.postMessage", channel=channel_id, text=thread_text(text),
+        await self._call("chat.postMessage", channel=channel_id, text=thread_text(text), mrkdwn=False,
                          unfurl_links=False, unfurl_media=False)
 
     async def post_digest(self, channel_id: str, digest: Any) -> None:

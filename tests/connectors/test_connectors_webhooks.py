@@ -155,6 +155,17 @@ async def test_typeform_forged_signature_is_401(http, rt, monkeypatch):
     assert count(rt) == 0
 
 
+async def test_an_authenticated_but_misshapen_payload_is_422_not_a_crash(http, rt, monkeypatch):
+    monkeypatch.setenv("NPSBOT_TYPEFORM_SECRET", "tf-secret")
+    for form_response in ({"token": "t", "answers": [{"field": "x"}]}, {"token": "t", "definition": [1]},
+                          {"token": "t", "answers": [{"field": {"ref": {"a": 1}}}]}):
+        body = json.dumps({"event_type": "form_response", "form_response": form_response}).encode()
+        resp = await http.post("/webhooks/typeform", data=body,
+                               headers={"Content-Type": "application/json", "Typeform-Signature": typeform_sig(body)})
+        assert resp.status == 422, await resp.text()
+    assert count(rt) == 0
+
+
 async def test_typeform_configured_score_field_and_errors_name_the_typeform_field(http, rt, monkeypatch):
     monkeypatch.setenv("NPSBOT_TYPEFORM_SECRET", "tf-secret")
     payload = json.loads(fixture("typeform_form_response.json"))
@@ -316,6 +327,18 @@ async def test_qualtrics_event_subscription_signed_with_shared_key(http, rt, mon
     row, cust = stored(rt, "qualtrics", "R_suq806jn8LGzhx7")
     assert (row.score, row.comment, row.segment, row.arr) == (2, "The product crashes daily", "enterprise", 250000)
     assert (cust.external_id, cust.name, cust.email) == ("cus_500", "Hooli", "ops@hooli.example")
+
+
+async def test_a_replayed_qualtrics_signature_cannot_carry_answers_of_its_own(http, rt, monkeypatch):
+    monkeypatch.setenv("NPSBOT_QUALTRICS_SECRET", "shared-key")
+    msg = json.dumps({"Status": "Complete", "SurveyID": "SV_1", "ResponseID": "R_real"})
+    captured = hmac.new(b"shared-key", msg.encode(), hashlib.sha512).hexdigest()
+    forged = {"MSG": msg, "HMAC": captured, "ResponseID": "R_forged", "QID1": "0",
+              "QID1_NPS_GROUP": "Detractor", "QID2_TEXT": "forged comment"}
+    resp = await http.post("/webhooks/qualtrics", data=urlencode(forged),
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.status == 422
+    assert count(rt) == 0
 
 
 async def test_qualtrics_unsigned_event_needs_token_and_other_topics_are_ignored(http, rt):

@@ -132,6 +132,8 @@ async def test_thread_lines_and_direct_texts_are_escaped(slack):
                               "&amp; co”")
     assert thread["thread_ts"] == ts
     assert direct == {**direct, "channel": "U0MARIA", "text": "Reminder: #1 for &lt;Acme&gt; is overdue"}
+    # `*bold*` or `_italic_` in a quoted comment must not format the line either.
+    assert thread["mrkdwn"] in (False, "false", "0") and direct["mrkdwn"] in (False, "false", "0")
 
 
 async def test_digest_now_posts_blocks_then_the_chart_and_a_failed_upload_leaves_the_text(slack):
