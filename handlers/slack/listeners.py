@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 SUBMIT_WAIT = 2.0
 # Threads doing post-ack work at once (see SlackDoor.work).
 WORK_SLOTS = 1
+# A gap this long between Slack requests ends a burst; replies wait at most BURST_WAIT for one.
+BURST_GAP = 0.005
+BURST_WAIT = 1.0
 SEEN_EVENT_TTL = timedelta(days=2)  # Slack retries for at most 24 h (with delayed events on)
 _PLAIN_MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
 _SORRY = Notice("Sorry, something went wrong on our side; it has been logged. Please try again.", ok=False)
@@ -60,6 +64,7 @@ class SlackDoor:
         self.dispatcher = services.dispatcher
         self._names: dict[str, str] = {}
         self._slots = asyncio.Semaphore(WORK_SLOTS)
+        self._last_request = 0.0
         self._pruned_at = None
 
     # -- helpers ------------------------------------------------------------------------------
@@ -70,7 +75,19 @@ class SlackDoor:
         the GIL keeps acks fast under a burst, while the replies queue here instead.
         """
         async with self._slots:
+            await self._after_burst()
             return await asyncio.to_thread(fn, *args)
+
+    def request_arrived(self) -> None:
+        """Note that Slack sent a request (acks come first; see `_after_burst`)."""
+        self._last_request = time.monotonic()
+
+    async def _after_burst(self) -> None:
+        # Acknowledgements outrank replies: while requests keep arriving back to back, replies
+        # wait (at most BURST_WAIT seconds) so acks keep the CPU. A lone request waits for nothing.
+        deadline = time.monotonic() + BURST_WAIT
+        while time.monotonic() - self._last_request < BURST_GAP and time.monotonic() < deadline:
+            await asyncio.sleep(BURST_GAP)
 
     async def run(self, command: Command, actor: Actor, place: Place) -> Any:
         return await self.work(self.dispatcher.handle, command, actor, place)
@@ -308,6 +325,12 @@ def register(app: AsyncApp, services, session: Callable[[], aiohttp.ClientSessio
              ) -> SlackDoor:
     """Attach every listener to a Bolt app (HTTP and Socket Mode share them)."""
     door = SlackDoor(services, session)
+
+    async def note_arrival(next):  # noqa: A002 - Bolt injects middleware arguments by name
+        door.request_arrived()
+        return await next()
+
+    app.use(note_arrival)
     # Any slash command routed here is ours, so a workspace may rename /nps (e.g. /nps-staging).
     app.command(re.compile(r"^/"))(door.on_command)
     app.action(re.compile(r"^nps_(claim|reopen|note|close)$"))(door.on_button)
