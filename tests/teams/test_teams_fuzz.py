@@ -1,14 +1,11 @@
 """Random and adversarial Teams activities POSTed to /api/messages: never a 5xx."""
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.strategies import door_settings as hyp
+from tests.strategies import json_values
 from tests.teams.conftest import load_activity
-
-hyp = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20))
-json_values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=3) | st.dictionaries(
-    st.text(max_size=8), kids, max_size=3), max_leaves=10)
 
 
 @hyp
