@@ -1,13 +1,12 @@
 """Renderers: golden files for Block Kit, the Adaptive Card and the text digest; escaping; the chart.
 
-Set DIGEST_UPDATE_GOLDEN=1 (not an NPSBOT_ name: the fixtures clear those) to rewrite the golden
+Set NPSBOT_UPDATE_GOLDEN=1 to rewrite the golden
 files after an intended change, then review the diff.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import struct
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from bot.nps import NpsSummary, compare
 from bot.textview import reply_text
 from handlers.slack.digest_blocks import digest_blocks
 from handlers.teams.digest_card import digest_card
+from tests.golden import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 END = datetime(2026, 11, 23, 8, tzinfo=UTC)
@@ -67,11 +67,7 @@ def quiet_view() -> DigestView:
 
 
 def golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("DIGEST_UPDATE_GOLDEN") or not path.exists():
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(actual, encoding="utf-8")
-    assert actual == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
+    assert_golden(GOLDEN / name, actual)
 
 
 def as_json(value) -> str:

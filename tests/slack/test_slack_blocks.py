@@ -1,14 +1,12 @@
 """Block Kit renderer: golden files, escaping of customer text and Slack's size limits.
 
-Regenerate the golden files with `NPSBOT_REGEN_GOLDEN=1 pytest tests/slack/test_slack_blocks.py`.
+Regenerate the golden files with `NPSBOT_UPDATE_GOLDEN=1 pytest tests/slack/test_slack_blocks.py`.
 """
 
 import json
-import os
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -29,8 +27,10 @@ from bot.views import (
 )
 from handlers.slack import blocks
 from storage.models import Category, Outcome, Status
+from tests.golden import GOLDEN as GOLDEN_ROOT
+from tests.golden import as_json, assert_golden
 
-GOLDEN = Path(__file__).parent.parent / "golden" / "slack"
+GOLDEN = GOLDEN_ROOT / "slack"
 INJECTION = "<!channel> <@U123> <https://evil.example|click> *bold*"
 AT = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
@@ -57,11 +57,7 @@ def score_view() -> ScoreView:
 
 
 def check_golden(name: str, payload) -> None:
-    path = GOLDEN / f"{name}.json"
-    text = json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-    if os.environ.get("NPSBOT_REGEN_GOLDEN") or not path.exists():
-        path.write_text(text)
-    assert text == path.read_text(), f"{path} differs; regenerate with NPSBOT_REGEN_GOLDEN=1 if intended"
+    assert_golden(GOLDEN / f"{name}.json", as_json(payload))
 
 
 def text_objects(payload):

@@ -8,7 +8,6 @@ running with NPSBOT_TEAMS_ENABLED=true and no app id (the Emulator's unauthentic
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,9 +16,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import build_app
+from tests.golden import GOLDEN as GOLDEN_ROOT
+from tests.golden import as_json, assert_golden
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "teams"
-GOLDEN = Path(__file__).parent.parent / "golden" / "teams"
+GOLDEN = GOLDEN_ROOT / "teams"
 CHANNEL = "19:3b1f0a2c5d6e4f7a8b9c0d1e2f3a4b5c@thread.tacv2"
 PERSONAL = "a:1Tq2pRqSamLeePersonalChatWithNpsbot"
 MARIA_AAD = "6c2f1b3a-1d4e-4f5a-9b8c-7d6e5f4a3b2c"
@@ -124,12 +125,7 @@ def load_activity(name: str, service_url: str, **subs) -> dict:
 
 def golden(name: str, value: dict) -> None:
     """Compare with tests/golden/teams/<name>.json (NPSBOT_UPDATE_GOLDEN=1 rewrites it)."""
-    path = GOLDEN / f"{name}.json"
-    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-    if os.environ.get("NPSBOT_UPDATE_GOLDEN") == "1" or not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    assert json.loads(path.read_text()) == json.loads(text), f"{path} differs; NPSBOT_UPDATE_GOLDEN=1 to accept"
+    assert_golden(GOLDEN / f"{name}.json", as_json(value))
 
 
 @pytest.fixture
