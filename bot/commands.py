@@ -33,6 +33,14 @@ class Verb(StrEnum):
     DIGEST_NOW = "digest now"
     DIGEST_SCHEDULE = "digest schedule"
     DIGEST_OFF = "digest off"
+    # Routing, ownership and escalation (bot/routing.py parses these).
+    SUBSCRIBE_SHOW = "subscribe show"
+    DUTY = "duty"
+    DUTY_SET = "duty set"
+    DUTY_OFF = "duty off"
+    ESCALATE = "escalate"
+    ESCALATE_OFF = "escalate off"
+    SNOOZE = "snooze"
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -54,6 +62,11 @@ HELP_LINES: tuple[tuple[str, str], ...] = (
     ("subscribe alerts [segment=S] [max_score=6]", "post detractor alerts in this channel"),
     ("unsubscribe alerts", "stop alerts in this channel"),
     ("digest now · digest schedule mon 09:00 [Europe/Berlin] · digest off", "this channel's digest"),
+    ("subscribe alerts [segment=S] [max_score=N] [min_arr=N] [theme=T] [tag.K=V] · subscribe",
+     "this channel's alert filter · show it"),
+    ("duty @a @b … · duty · duty off", "this channel's weekly duty rotation"),
+    ("escalate to #channel after 24h · escalate off", "post what nobody claimed to another channel"),
+    ("snooze N 3d · snooze N off", "no reminders or escalation for #N for a while"),
 )
 
 
@@ -167,6 +180,11 @@ def parse_command(text: str) -> Command:
                 pass
         note = " ".join(note_parts).strip() or None
         return Command(Verb.CLOSE, number=number, outcome=outcome, text=note)
+    if word in ("duty", "escalate", "snooze") or (word == "subscribe" and (
+            not tokens or tokens[0].lower() == "alerts")):
+        from bot import routing  # routing builds on this module
+
+        return routing.parse(word, tokens)
     if word in ("subscribe", "unsubscribe"):
         if not tokens or tokens[0].lower() != "alerts":
             raise CommandError(f"Did you mean `{word} alerts`?")

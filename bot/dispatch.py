@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from bot import channels, followups, queries
+from bot import channels, followups, queries, routing, routing_commands
 from bot.actors import Actor, Place
 from bot.commands import Command, Verb, parse_command, parse_mention
 from bot.errors import CommandError, NotFound, NpsError
@@ -81,7 +81,10 @@ class Dispatcher:
                 view = followups.reopen(rt, c.number, actor)
                 return Notice(f"#{c.number} is open again.", alert=view)
             case Verb.SUBSCRIBE:
-                return Notice(channels.subscribe(rt, place, actor, segment=c.segment, max_score=c.max_score))
+                return Notice(routing.subscribe(rt, place, actor, c))
+            case Verb.SUBSCRIBE_SHOW | Verb.DUTY | Verb.DUTY_SET | Verb.DUTY_OFF | Verb.ESCALATE \
+                    | Verb.ESCALATE_OFF | Verb.SNOOZE:
+                return routing_commands.run(rt, c, actor, place)
             case Verb.UNSUBSCRIBE:
                 return Notice(channels.unsubscribe(rt, place, actor))
             case Verb.DIGEST_SCHEDULE:

@@ -27,8 +27,9 @@ from pydantic import (
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot import outbox
+from bot import outbox, rotation
 from bot.nps import classify
+from bot.routing import theme_of
 from bot.runtime import Runtime
 from storage.db import session_scope, write_connection
 from storage.models import Category, Customer, Event, FollowUp, Response, Status, Subscription
@@ -437,12 +438,12 @@ def _ingest(session: Connection, rt: Runtime, batch: list[ResponseIn]) -> _Store
         if (r["source"], r["external_id"]) in stored.inserted and r["category"] == Category.DETRACTOR
     ]
     if detractors:
-        _open_followups(session, detractors, now, stored)
+        _open_followups(session, detractors, now, stored, settings=rt.settings)
     return stored
 
 
 def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now: datetime,
-                    stored: _Stored) -> None:
+                    stored: _Stored, *, settings) -> None:
     """Open a follow-up per new detractor, or add the answer to the customer's open one.
 
     Set-based (a handful of statements per batch, whatever its size): a batch of a thousand
@@ -484,18 +485,19 @@ def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now
         rows = [{k: v for k, v in o.items() if k != "_row"} for o in opening.values()]
         returned = session.execute(insert(table).returning(table.c.id, table.c.response_id), rows).all()
         fid_of = {rid: fid for fid, rid in returned}
-    subs = session.execute(
-        select(Subscription.platform, Subscription.channel_id, Subscription.alerts, Subscription.segment,
-               Subscription.max_score).where(Subscription.alerts)
-    ).all()
+    subs = session.execute(select(*Subscription.__table__.c).where(Subscription.alerts)).all()
     system = {"at": now, "actor_id": "system:npsbot", "actor_name": "npsbot"}
     links, events, posts = [], [], []
+    matched: dict[int, list] = {}
     for rid, o in opening.items():
         fid = fid_of[rid]
         stored.opened[rid] = fid
         links.append({"rid": rid, "fid": fid})
         events.append({**system, "followup_id": fid, "action": "opened", "text": _response_line(o["_row"])})
-        for sub in outbox.matching_subscriptions(subs, score=o["_row"]["score"], segment=o["_row"]["segment"]):
+        r = o["_row"]
+        matched[fid] = outbox.matching_subscriptions(subs, score=r["score"], segment=r["segment"], arr=r["arr"],
+                                                     tags=r["tags"], theme=theme_of(r["comment"], settings))
+        for sub in matched[fid]:
             posts.append(outbox.row(platform=sub.platform, channel_id=sub.channel_id, kind=outbox.ALERT_POST,
                                     now=now, followup_id=fid))
     latest: dict[int, tuple[int, dict]] = {}
@@ -522,6 +524,7 @@ def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now
         }, now=now)
     session.execute(insert(Event), events)
     outbox.add(session, posts)
+    outbox.add(session, rotation.assign_new(session, matched, settings=settings, now=now))
 
 
 def add_late_comment(rt: Runtime, source: str, external_id: str, comment: str) -> bool:

@@ -30,12 +30,16 @@ def add(session: Session | Connection, rows: list[dict]) -> None:
         session.execute(insert(Outbox), rows)
 
 
-def matching_subscriptions(subs: list, *, score: int, segment: str | None) -> list:
-    """Channels whose alert filter lets this response through."""
-    return [
+def matching_subscriptions(subs: list, *, score: int, segment: str | None, arr: float | None = None,
+                           tags: dict | None = None, theme: str | None = None) -> list:
+    """Channels whose alert filter lets this response through (all its conditions hold)."""
+    from bot.routing import extra_conditions_hold, first_subscribed
+
+    return first_subscribed([
         s for s in subs
         if s.alerts and score <= s.max_score and (s.segment is None or s.segment == segment)
-    ]
+        and extra_conditions_hold(s, arr=arr, tags=tags, theme=theme)
+    ])
 
 
 def alert_targets(session: Session | Connection, followup_id: int) -> set[tuple[str, str]]:

@@ -24,6 +24,7 @@ from bot.views import (
 from storage.models import (
     Category,
     Customer,
+    Escalation,
     Event,
     FollowUp,
     Outcome,
@@ -88,6 +89,8 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
         ).all()
         for cid, at, score, fid in rows:
             earlier.setdefault(cid, []).append((fid, ScorePoint(as_utc(at), score)))  # type: ignore[arg-type]
+    escalated = set(session.execute(
+        select(Escalation.followup_id).where(Escalation.followup_id.in_(ids))).scalars())
     views = []
     for f in followups:
         r = responses.get(f.latest_response_id)
@@ -121,6 +124,8 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
             closed_at=as_utc(f.closed_at),
             overdue=is_overdue(f, now, settings),
             actions=actions_for(f.status),
+            snoozed_until=as_utc(f.snoozed_until) if f.snoozed_until and as_utc(f.snoozed_until) > now else None,
+            escalated=f.id in escalated,
         ))
     return views
 

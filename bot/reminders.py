@@ -23,6 +23,7 @@ from sqlmodel import Session
 from bot import outbox
 from bot.clock import as_utc
 from bot.runtime import Runtime
+from bot.snooze import awake
 from storage.db import session_scope
 from storage.models import Event, FollowUp, Status
 
@@ -80,7 +81,8 @@ def send_reminders(rt: Runtime) -> int:
     with session_scope(rt.engine) as session:
         rows: list[dict] = []
         events: list[dict] = []
-        unclaimed = _take(session, and_(FollowUp.status == Status.OPEN.value, FollowUp.opened_at < claim_due),
+        unclaimed = _take(session, and_(FollowUp.status == Status.OPEN.value, FollowUp.opened_at < claim_due,
+                                         awake(now)),
                           FollowUp.claim_reminded_at, now)
         for fu in unclaimed:
             waited = _waited(now - as_utc(fu.opened_at))
@@ -91,7 +93,8 @@ def send_reminders(rt: Runtime) -> int:
                                        followup_id=fu.id, payload={"text": text, "thread": True}))
             events.append(_event(now, fu.id, f"unclaimed past {_hours(s.sla_claim_hours)}"))
 
-        stale = _take(session, and_(FollowUp.status == Status.CLAIMED.value, FollowUp.claimed_at < close_due),
+        stale = _take(session, and_(FollowUp.status == Status.CLAIMED.value, FollowUp.claimed_at < close_due,
+                                     awake(now)),
                       FollowUp.close_reminded_at, now)
         for fu in stale:
             waited = _waited(now - as_utc(fu.claimed_at))

@@ -355,6 +355,12 @@ class DigestScheduler:
             if not self.leader:
                 return 0
             try:
+                from bot.escalation import escalate_due  # issue 16: escalation runs with reminders
+
+                await asyncio.to_thread(escalate_due, self.rt)
+            except Exception:  # noqa: BLE001
+                log.exception("scheduler.escalation_failed")
+            try:
                 return await asyncio.to_thread(send_reminders, self.rt)
             except Exception:  # noqa: BLE001
                 log.exception("scheduler.reminders_failed")

@@ -60,6 +60,11 @@ class AlertView:
     closed_at: datetime | None
     overdue: bool = False
     actions: tuple[Verb, ...] = ()
+    # Routing (issue 16): snoozed until, escalated (to these channels), the owner's chat user id
+    # (filled in by the platform notifier from the owner's e-mail; None = show the e-mail as text).
+    snoozed_until: datetime | None = None
+    escalated: bool = False
+    owner_user_id: str | None = None
 
     @property
     def claimant_user_id(self) -> str | None:

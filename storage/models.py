@@ -97,6 +97,8 @@ class FollowUp(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
     claim_reminded_at: datetime | None = Field(default=None, sa_column=utc_column())
     close_reminded_at: datetime | None = Field(default=None, sa_column=utc_column())
+    # No reminders or escalation before this (bot/snooze.py).
+    snoozed_until: datetime | None = Field(default=None, sa_column=utc_column())
 
 
 class Event(SQLModel, table=True):
@@ -126,6 +128,14 @@ class Subscription(SQLModel, table=True):
     digest_tz: str | None = Field(default=None, max_length=64)
     created_by: str | None = Field(default=None, max_length=200)
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
+    # Routing (issue 16, bot/routing.py): more alert conditions, a duty rotation, escalation.
+    min_arr: float | None = None
+    theme: str | None = Field(default=None, max_length=200)
+    tag_filter: dict | None = Field(default=None, sa_column=Column(JSON))
+    alerts_since: datetime | None = Field(default=None, sa_column=utc_column())
+    duty: list | None = Field(default=None, sa_column=Column(JSON))
+    escalate_to: str | None = Field(default=None, max_length=300)
+    escalate_after_minutes: int | None = None
 
 
 class PostedMessage(SQLModel, table=True):
@@ -195,3 +205,15 @@ class SeenEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True, max_length=200)
     platform: str = Field(max_length=20)
     seen_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class Escalation(SQLModel, table=True):
+    """A follow-up escalated by one channel's rule: unique, so it happens once (bot/escalation.py)."""
+
+    __table_args__ = (UniqueConstraint("followup_id", "subscription_id", name="uq_escalation_rule"),)
+    id: int | None = Field(default=None, primary_key=True)
+    followup_id: int = Field(foreign_key="followup.id", index=True)
+    subscription_id: int = Field(foreign_key="subscription.id")
+    platform: str = Field(max_length=20)
+    channel_id: str = Field(max_length=300)
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))

@@ -47,7 +47,7 @@ def test_every_command_of_the_interface_parses(text, expected):
     ("claim 0", "`0` is not a follow-up number"),
     ("note 3", "`note` needs some text"),
     ("assign 3", "`assign` needs a number and a person"),
-    ("subscribe", "Did you mean `subscribe alerts`?"),
+    ("subscribe digests", "Did you mean `subscribe alerts`?"),
     ("subscribe alerts max_score=12", "`max_score=12` must be a whole number from 0 to 10"),
     ("subscribe alerts colour=red", "`subscribe alerts` does not understand `colour=red`"),
     ("score 14d", "`score` does not understand `14d`"),

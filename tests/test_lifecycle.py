@@ -123,8 +123,8 @@ def test_the_digest_schedule_uses_the_default_time_zone(d):
 
 
 def test_unknown_command_shows_help_naming_the_mistake(d):
-    reply = say(d, "escalate 1")
-    assert isinstance(reply, HelpView) and reply.error == "I don't know the command `escalate`."
+    reply = say(d, "pagerduty 1")
+    assert isinstance(reply, HelpView) and reply.error == "I don't know the command `pagerduty`."
 
 
 def test_customer_emails_are_masked_in_channel_views_unless_allowed(make_settings, clock):
