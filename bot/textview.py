@@ -56,8 +56,17 @@ def status_line(a: AlertView) -> str:
     if a.status == "closed":
         return f"Closed as {a.outcome.value if a.outcome else '—'}"
     if a.status == "claimed":
-        return f"Claimed by {safe(a.claimant_name or a.claimant_id)}" + (" · OVERDUE" if a.overdue else "")
-    return "Open, unclaimed" + (" · OVERDUE" if a.overdue else "")
+        return f"Claimed by {safe(a.claimant_name or a.claimant_id)}" + (" · OVERDUE" if a.overdue else "") \
+            + routing_marks(a)
+    return "Open, unclaimed" + (" · OVERDUE" if a.overdue else "") + routing_marks(a)
+
+
+def routing_marks(a: AlertView) -> str:
+    """` · ESCALATED`, ` · snoozed until …` (issue 16): what routing did to a follow-up."""
+    marks = " · ESCALATED" if a.escalated else ""
+    if a.snoozed_until:
+        marks += f" · snoozed until {when(a.snoozed_until)}"
+    return marks
 
 
 def customer_line(a: AlertView) -> str:

@@ -65,6 +65,7 @@ class AlertView:
     snoozed_until: datetime | None = None
     escalated: bool = False
     owner_user_id: str | None = None
+    owner_name: str | None = None
 
     @property
     def claimant_user_id(self) -> str | None:

@@ -116,6 +116,10 @@ def state_mrkdwn(a: AlertView) -> str:
         text = ":large_orange_circle: *Open*, unclaimed"
     if a.overdue:
         text += " · :alarm_clock: *overdue*"
+    if a.status != "closed" and a.escalated:
+        text += " · :arrow_double_up: *escalated*"
+    if a.status != "closed" and a.snoozed_until:
+        text += f" · :zzz: snoozed until {when(a.snoozed_until)}"
     return text
 
 
@@ -144,8 +148,28 @@ def alert_fields(a: AlertView) -> list[dict]:
 
 
 def action_buttons(a: AlertView) -> dict:
-    return {"type": "actions", "block_id": f"nps_actions_{a.number}",
-            "elements": [button(v, a.number, primary=(v == Verb.CLAIM)) for v in a.actions]}
+    elements = [button(v, a.number, primary=(v == Verb.CLAIM)) for v in a.actions]
+    if a.status != "closed":
+        elements.append(snooze_menu(a))
+    return {"type": "actions", "block_id": f"nps_actions_{a.number}", "elements": elements}
+
+
+SNOOZE_ACTION = "nps_snooze"
+SNOOZE_CHOICES = (("24h", "Snooze 24 hours"), ("3d", "Snooze 3 days"), ("7d", "Snooze 7 days"))
+
+
+def snooze_menu(a: AlertView) -> dict:
+    """The alert's overflow menu: snooze reminders and escalation (value `N:3d`, or `N:off`)."""
+    choices = list(SNOOZE_CHOICES) + ([("off", "End snooze")] if a.snoozed_until else [])
+    return {"type": "overflow", "action_id": SNOOZE_ACTION, "options": [
+        {"text": {"type": "plain_text", "text": label}, "value": f"{a.number}:{value}"} for value, label in choices]}
+
+
+def owner_mention(a: AlertView) -> dict | None:
+    """`Owner: @person` when the customer's owner e-mail is a Slack user: the one mention we make."""
+    if a.owner_user_id and _SLACK_USER.match(a.owner_user_id):
+        return mrkdwn(f"Owner: <@{a.owner_user_id}>")
+    return None
 
 
 def alert_blocks(a: AlertView, *, with_actions: bool = True) -> list[dict]:
@@ -159,6 +183,8 @@ def alert_blocks(a: AlertView, *, with_actions: bool = True) -> list[dict]:
     state = [mrkdwn(state_mrkdwn(a))]
     if a.response_count > 1:
         state.append(mrkdwn(f"{a.response_count} answers in this follow-up"))
+    if owner_mention(a):
+        state.append(owner_mention(a))
     blocks.append(context(*state))
     if a.last_note:
         blocks.append(section(plain(f"Last note: {a.last_note}", emoji=False)))

@@ -238,6 +238,25 @@ class SlackDoor:
         else:
             await self.tell(client, channel, user_id, notice)
 
+    async def on_snooze(self, ack, body: dict, action: dict, respond, client: AsyncWebClient) -> None:
+        """The alert's overflow menu: `N:3d` snoozes #N, `N:off` ends the snooze (bot/snooze.py)."""
+        await ack()
+        raw = str((action.get("selected_option") or {}).get("value") or "")
+        number, _, duration = raw.partition(":")
+        try:
+            command = parse_command(f"snooze {number} {duration}")
+        except CommandError:
+            log.warning("slack.bad_snooze_value")
+            return
+        channel, _ = self._origin(body)
+        user_id = body["user"]["id"]
+        reply = await self.run(command, self.actor_of(body["user"]), Place("slack", channel or user_id))
+        notice = reply if isinstance(reply, Notice) else Notice(refused(reply) or "Done.", ok=False)
+        if body.get("response_url"):
+            await self.answer(body, respond, blocks.reply_message(notice))
+        else:
+            await self.tell(client, channel, user_id, notice)
+
     # -- modals -------------------------------------------------------------------------------
     async def on_submit(self, ack, body: dict, view: dict, client: AsyncWebClient) -> None:
         meta = blocks.parse_meta(view.get("private_metadata"))
@@ -334,6 +353,7 @@ def register(app: AsyncApp, services, session: Callable[[], aiohttp.ClientSessio
     # Any slash command routed here is ours, so a workspace may rename /nps (e.g. /nps-staging).
     app.command(re.compile(r"^/"))(door.on_command)
     app.action(re.compile(r"^nps_(claim|reopen|note|close)$"))(door.on_button)
+    app.action(blocks.SNOOZE_ACTION)(door.on_snooze)
     app.view_submission(re.compile(rf"^({blocks.NOTE_CALLBACK}|{blocks.CLOSE_CALLBACK})$"))(door.on_submit)
     app.event("reaction_added")(door.on_reaction)
     app.event("app_home_opened")(door.on_home_opened)

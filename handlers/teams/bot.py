@@ -31,7 +31,7 @@ from botbuilder.schema import (
 from msrest.serialization import Model
 
 from bot.actors import Actor, Place
-from bot.commands import Command, Verb, reaction_command
+from bot.commands import Command, Verb, parse_command, reaction_command
 from bot.dispatch import Dispatcher
 from bot.errors import CommandError
 from bot.views import AlertView, HelpView, Notice
@@ -57,7 +57,7 @@ REACTIONS: dict[str, str] = {
     "2611": "white_check_mark",  # ☑️
 }
 CARD_VERBS = {"claim": Verb.CLAIM, "note": Verb.NOTE, "close": Verb.CLOSE, "reopen": Verb.REOPEN,
-              "show": Verb.SHOW}
+              "show": Verb.SHOW, "snooze": Verb.SNOOZE}
 _AT_TAG = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _LEADING_NPS = re.compile(r"^/?nps\b[\s:,]*", re.IGNORECASE)
 WELCOME = ("Hi, I'm npsbot. I post NPS detractor alerts here and you follow them up from the card. "
@@ -160,6 +160,8 @@ def card_command(data: dict) -> Command | None:
             raise CommandError("Pick one of the outcomes in the list.") from None
         note = str(data.get(cards.CLOSE_NOTE_INPUT) or "").strip() or None
         return Command(Verb.CLOSE, number=number, outcome=outcome, text=note)
+    if verb == Verb.SNOOZE:
+        return parse_command(f"snooze {number} {data.get(cards.SNOOZE_INPUT) or '3d'}")
     return Command(verb, number=number)
 
 
@@ -223,7 +225,7 @@ class NpsTeamsBot(TeamsActivityHandler):
             return
         resolved = {}
         # Only `assign` needs a person's id; other commands make no connector call for mentions.
-        wants_person = "assign" in (activity.text or "").lower()
+        wants_person = any(word in (activity.text or "").lower() for word in ("assign", "duty"))
         for user_id in mentions_of_others(activity) if wants_person else []:
             resolved[user_id] = await self._entra_id(turn_context, user_id)
         text = command_text(activity, resolved)

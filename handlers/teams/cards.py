@@ -96,6 +96,10 @@ def _status_runs(a: AlertView) -> list[dict]:
         runs = [run("Open, unclaimed", weight="Bolder", color="Attention")]
     if a.overdue:
         runs.append(run(" · OVERDUE", weight="Bolder", color="Attention"))
+    if a.status != "closed" and a.escalated:
+        runs.append(run(" · ESCALATED", weight="Bolder", color="Attention"))
+    if a.status != "closed" and a.snoozed_until:
+        runs.append(run(f" · snoozed until {when(a.snoozed_until)}"))
     return runs
 
 
@@ -163,12 +167,45 @@ def alert_actions(a: AlertView) -> list[dict]:
             }})
         elif verb == Verb.REOPEN:
             actions.append(_execute("Reopen", "reopen", n))
+    if a.status != "closed":
+        actions.append(snooze_action(a))
     return actions
+
+
+SNOOZE_INPUT = "snooze_for"
+SNOOZE_CHOICES = (("24h", "24 hours"), ("3d", "3 days"), ("7d", "7 days"))
+
+
+def snooze_action(a: AlertView) -> dict:
+    """Snooze reminders and escalation (issue 16): a choice of durations, or end the snooze."""
+    choices = list(SNOOZE_CHOICES) + ([("off", "End snooze")] if a.snoozed_until else [])
+    return {"type": "Action.ShowCard", "title": "Snooze", "card": {
+        "type": "AdaptiveCard",
+        "body": [{"type": "Input.ChoiceSet", "id": SNOOZE_INPUT, "label": "No reminders or escalation for",
+                  "style": "compact", "value": "3d", "isRequired": True,
+                  "choices": [{"title": t, "value": v} for v, t in choices]}],
+        "actions": [_execute(f"Snooze #{a.number}", "snooze", a.number)],
+    }}
+
+
+def owner_mention(a: AlertView) -> tuple[dict, dict] | None:
+    """(TextBlock, mention entity) for the owner when they are a Teams user: our one mention."""
+    if not a.owner_user_id or not a.owner_name:
+        return None
+    name = "".join(ch for ch in a.owner_name if ch not in "<>*_[]`#\\~|")[:100] or "owner"
+    tag = f"<at>{name}</at>"
+    return (text_block(f"Owner: {tag}", spacing="Small"),
+            {"type": "mention", "text": tag, "mentioned": {"id": a.owner_user_id, "name": name}})
 
 
 def alert_card(a: AlertView) -> dict:
     """The alert as posted to a channel and updated in place after every change."""
-    return card(alert_body(a), alert_actions(a))
+    out = card(alert_body(a), alert_actions(a))
+    mention = owner_mention(a)
+    if mention:
+        out["body"].append(mention[0])
+        out["msteams"]["entities"] = [mention[1]]
+    return out
 
 
 def alert_summary(a: AlertView) -> str:

@@ -28,7 +28,7 @@ async def test_claim_button_claims_and_the_alert_is_updated_in_place(slack):
     assert update["ts"] == ts
     blocks = json.dumps(update["blocks"])
     assert "*Claimed* by <@U0MARIA>" in blocks
-    assert [b["action_id"] for b in update["blocks"][-1]["elements"]] == ["nps_note", "nps_close"]
+    assert [b["action_id"] for b in update["blocks"][-1]["elements"]] == ["nps_note", "nps_close", "nps_snooze"]
     [line] = [p for p in slack.fake.ok_calls("chat.postMessage") if p.get("thread_ts") == ts]
     assert line["text"] == "maria claimed #1."
 

@@ -73,7 +73,7 @@ def test_alert_open_golden():
 def test_alert_claimed_overdue_golden():
     card = cards.alert_card(view(**CLAIMED))
     golden("alert_claimed_overdue", card)
-    assert [a["title"] for a in card["actions"]] == ["Add note", "Close"]
+    assert [a["title"] for a in card["actions"]] == ["Add note", "Close", "Snooze"]
     assert card["body"][0]["style"] == "warning"
 
 

@@ -215,7 +215,7 @@ async def test_commands_in_a_personal_chat_answer_with_cards(teams):
     teams.connector.clear()
     await teams.post("message_personal", COMMAND="show 1")
     detail = card_of(teams.connector.replies(PERSONAL)[0])
-    assert [a["title"] for a in detail["actions"]] == ["Claim", "Add note", "Close"]
+    assert [a["title"] for a in detail["actions"]] == ["Claim", "Add note", "Close", "Snooze"]
     assert any(r["text"] == INJECTION for r in blocks_of(detail, "TextRun"))
     teams.connector.clear()
     await teams.post("message_personal", COMMAND="frobnicate")
@@ -358,7 +358,7 @@ async def test_execute_note_close_and_reopen(teams, rt):
     closed = await execute("close", "Close #1", close_outcome="churned", close_note="")
     assert [a["title"] for a in closed["value"]["actions"]] == ["Add note", "Reopen"]
     reopened = await execute("reopen", "Reopen")
-    assert [a["title"] for a in reopened["value"]["actions"]] == ["Claim", "Add note", "Close"]
+    assert [a["title"] for a in reopened["value"]["actions"]] == ["Claim", "Add note", "Close", "Snooze"]
     with read_scope(rt.engine) as s:
         assert s.get(FollowUp, 1).status == "open"
     await teams.drain()
