@@ -83,7 +83,8 @@ def mount(app: web.Application, services) -> Notifier:
     settings = services.rt.settings
     favour_event_loop()
     bolt = build_bolt_app(services)
-    notifier = SlackNotifier(bolt.client, post_interval=settings.slack_post_interval)
+    notifier = SlackNotifier(bolt.client, post_interval=settings.slack_post_interval,
+                             clock=services.rt.clock)
 
     verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
 

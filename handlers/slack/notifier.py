@@ -17,7 +17,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.clock import Clock
 from bot.delivery import DeliveryError
+from bot.owners import OwnerDirectory
 from bot.textview import reply_text
 from bot.views import AlertView
 from handlers.slack.blocks import FALLBACK_MAX, alert_message, clip, escape, thread_text
@@ -80,9 +82,23 @@ class SlackNotifier:
 
     platform = "slack"
 
-    def __init__(self, client: AsyncWebClient, post_interval: float = 1.0) -> None:
+    def __init__(self, client: AsyncWebClient, post_interval: float = 1.0, clock: Clock | None = None) -> None:
         self.client = client
         self.post_interval = post_interval
+        self.owners = OwnerDirectory(self._lookup_owner, clock or Clock())
+
+    async def _lookup_owner(self, _channel: str, email: str) -> tuple[str, str] | None:
+        """users.lookupByEmail (scope users:read.email); an unknown e-mail is simply no one."""
+        try:
+            resp = await self.client.users_lookupByEmail(email=email)
+        except SlackApiError as exc:
+            if (exc.response.get("error") or "") != "users_not_found":
+                log.warning("slack.lookup_by_email_failed", extra={"error": exc.response.get("error")})
+            return None
+        user = resp.get("user") or {}
+        if not user.get("id") or user.get("deleted") or user.get("is_bot"):
+            return None
+        return user["id"], (user.get("profile") or {}).get("display_name") or user.get("name") or user["id"]
 
     async def _call(self, method: str, **kwargs: Any) -> Any:
         try:
@@ -93,11 +109,13 @@ class SlackNotifier:
             raise DeliveryError(f"{method}: {type(exc).__name__}", status=type(exc).__name__) from exc
 
     async def post_alert(self, channel_id: str, alert: AlertView) -> str:
+        alert = await self.owners.with_owner("slack", alert)
         resp = await self._call("chat.postMessage", channel=channel_id, **alert_message(alert),
                                 unfurl_links=False, unfurl_media=False)
         return str(resp["ts"])
 
     async def update_alert(self, channel_id: str, message_ref: str, alert: AlertView) -> None:
+        alert = await self.owners.with_owner("slack", alert)
         # chat.update's `parse` defaults to "client" and would overwrite the original setting.
         await self._call("chat.update", channel=channel_id, ts=message_ref, parse="none",
                          **alert_message(alert))

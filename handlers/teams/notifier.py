@@ -30,9 +30,11 @@ from botbuilder.schema import (
     ConversationParameters,
     ConversationReference,
 )
+from cachetools import TTLCache
 from msrest.exceptions import HttpOperationError
 
 from bot.delivery import DeliveryError
+from bot.owners import OwnerDirectory
 from bot.runtime import Runtime
 from bot.views import AlertView
 from handlers.teams.cards import CARD_CONTENT_TYPE, alert_card, alert_summary
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 # (messages, seconds) per bot per conversation, from Teams' rate-limit table.
 TEAMS_LIMITS: tuple[tuple[int, float], ...] = ((7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0))
 MAX_INLINE_WAIT = 1.0
+ROSTER_TTL = 3600.0  # a channel's members, for owner mentions (bot/owners.py caches the answers)
 RETRIABLE = {412, 429, 500, 502, 503, 504}
 PERMANENT = {400, 403, 404, 405, 413}
 
@@ -115,9 +118,26 @@ class TeamsNotifier:
         self.app_id = app_id
         self.post_interval = rt.settings.teams_post_interval
         self.pacer = Pacer()
+        self.owners = OwnerDirectory(self._lookup_owner, rt.clock)
+        self._rosters: TTLCache = TTLCache(maxsize=1_000, ttl=ROSTER_TTL, timer=lambda: rt.clock.now().timestamp())
+
+    async def _lookup_owner(self, channel_id: str, email: str) -> tuple[str, str] | None:
+        """The member of this conversation whose e-mail (or UPN) is the owner's (the team roster)."""
+        roster = self._rosters.get(channel_id)
+        if roster is None:
+            members = await self._call(channel_id, lambda c, conv, ref: c.conversations.get_conversation_members(conv))
+            roster = {}
+            for m in members or []:
+                extra = m.additional_properties or {}
+                for address in (extra.get("email"), extra.get("userPrincipalName")):
+                    if address and m.id:
+                        roster[str(address).lower()] = (m.id, m.name or str(address))
+            self._rosters[channel_id] = roster
+        return roster.get(email)
 
     # -- the Notifier protocol ------------------------------------------------------------------
     async def post_alert(self, channel_id: str, alert: AlertView) -> str:
+        alert = await self.owners.with_owner(channel_id, alert)
         activity = Activity(type=ActivityTypes.message, summary=alert_summary(alert),
                             attachments=[card_attachment(alert_card(alert))])
         response = await self._call(channel_id, lambda c, conv, ref: c.conversations.send_to_conversation(
@@ -127,6 +147,7 @@ class TeamsNotifier:
         return response.id
 
     async def update_alert(self, channel_id: str, message_ref: str, alert: AlertView) -> None:
+        alert = await self.owners.with_owner(channel_id, alert)
         activity = Activity(type=ActivityTypes.message, id=message_ref, summary=alert_summary(alert),
                             attachments=[card_attachment(alert_card(alert))])
         await self._call(channel_id, lambda c, conv, ref: c.conversations.update_activity(

@@ -159,6 +159,13 @@ class FakeSlack:
             user = self.users.get(uid, {"id": uid, "name": uid.lower(), "real_name": uid,
                                         "profile": {"display_name": f"name-{uid}"}})
             return {"ok": True, "user": user}
+        if method == "users.lookupByEmail":
+            # Slack answers users_not_found for an e-mail no one in the workspace has.
+            email = str(p.get("email", "")).lower()
+            for user in self.users.values():
+                if str((user.get("profile") or {}).get("email", "")).lower() == email:
+                    return {"ok": True, "user": user}
+            return {"ok": False, "error": "users_not_found"}
         if method == "auth.test":
             return {"ok": True, "team_id": "T0001", "user_id": "U0BOT", "bot_id": "B0BOT"}
         if method == "files.getUploadURLExternal":
