@@ -56,12 +56,15 @@ def parse_duration(token: str | None, *, what: str) -> timedelta:
 
 
 def duration_words(delta: timedelta) -> str:
+    """`24 hours`, `3 days`, `30 minutes`: days from two days up, as people say it."""
     minutes = int(delta.total_seconds() // 60)
-    for size, unit in ((1440, "day"), (60, "hour"), (1, "minute")):
-        if minutes % size == 0:
-            n = minutes // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{minutes} minutes"  # pragma: no cover
+    if minutes % 1440 == 0 and minutes >= 2880:
+        n, unit = minutes // 1440, "day"
+    elif minutes % 60 == 0:
+        n, unit = minutes // 60, "hour"
+    else:
+        n, unit = minutes, "minute"
+    return f"{n} {unit}{'s' if n != 1 else ''}"
 
 
 def parse_channel(token: str) -> tuple[str, str]:
