@@ -57,3 +57,27 @@ def test_demo_loads_a_realistic_sample_in_every_state(tmp_path):
     assert "NPS last 90 days" in out and "Unclaimed follow-ups" in out and "Claimed by" in out
     again = run_shell(tmp_path, "", "--demo")
     assert "0 new responses stored" in again.stdout  # loading twice stores nothing twice
+
+
+def test_routing_commands_in_a_terminal(tmp_path):
+    script = "\n".join([
+        "subscribe alerts min_arr=10000 tag.region=EMEA",
+        "subscribe",
+        "subscribe alerts min_arr=10000",
+        "duty @maria @li",
+        "escalate to #general after 24h",
+        "\\respond 2 customer=cus_1 arr=48000 Support never answered my ticket",
+        "snooze 1 3x",
+        "snooze 1 3d",
+        "show 1",
+        "\\q",
+    ]) + "\n"
+    result = run_shell(tmp_path, script, "--as", "maria")
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "from customers with ARR of at least 10,000, tagged region=EMEA." in out
+    assert "On duty now: maria; next: li" in out
+    assert "`#general` is not a channel I can post in" in out
+    assert "`3x` is not a duration; use 30m, 24h or 3d" in out
+    assert "#1 is snoozed until" in out
+    assert "npsbot assigned by rotation: to maria" in out
