@@ -489,6 +489,7 @@ def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now
     system = {"at": now, "actor_id": "system:npsbot", "actor_name": "npsbot"}
     links, events, posts = [], [], []
     matched: dict[int, list] = {}
+    themed = any(sub.theme for sub in subs)  # classify comments only when a filter asks for a theme
     for rid, o in opening.items():
         fid = fid_of[rid]
         stored.opened[rid] = fid
@@ -496,7 +497,8 @@ def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now
         events.append({**system, "followup_id": fid, "action": "opened", "text": _response_line(o["_row"])})
         r = o["_row"]
         matched[fid] = outbox.matching_subscriptions(subs, score=r["score"], segment=r["segment"], arr=r["arr"],
-                                                     tags=r["tags"], theme=theme_of(r["comment"], settings))
+                                                     tags=r["tags"],
+                                                     theme=theme_of(r["comment"], settings) if themed else None)
         for sub in matched[fid]:
             posts.append(outbox.row(platform=sub.platform, channel_id=sub.channel_id, kind=outbox.ALERT_POST,
                                     now=now, followup_id=fid))
