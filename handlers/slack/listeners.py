@@ -177,6 +177,15 @@ class SlackDoor:
         name = await self.name_of(client, match.group(1))
         return Command(Verb.ASSIGN, number=command.number, assignee=f"<@{match.group(1)}|{name}>")
 
+    async def with_duty_names(self, client: AsyncWebClient, command: Command) -> Command:
+        """`duty <@U1> <@U2>` (newer clients drop the `|name`): the rotation shows names, not ids."""
+        people = []
+        for user_id, name in command.extra["people"]:
+            if name == user_id and _PLAIN_MENTION.fullmatch(f"<@{user_id}>"):
+                name = await self.name_of(client, user_id)
+            people.append((user_id, name))
+        return Command(Verb.DUTY_SET, extra={**command.extra, "people": people})
+
     # -- /nps ---------------------------------------------------------------------------------
     async def on_command(self, ack, body: dict, respond, client: AsyncWebClient) -> None:
         slash = body.get("command") or "/nps"
@@ -194,6 +203,8 @@ class SlackDoor:
         try:
             if command.verb == Verb.ASSIGN:
                 command = await self.with_assignee_name(client, command)
+            if command.verb == Verb.DUTY_SET:
+                command = await self.with_duty_names(client, command)
             message = await self.work(self._reply, command, actor, place, slash)
         except Exception:
             log.exception("slack.command_failed", extra={"verb": command.verb.value})

@@ -172,6 +172,11 @@ async def test_two_channels_with_rotations_the_first_subscribed_wins(slack):
     assert followup(slack, 1).claimant_name == "one"
 
 
+async def test_duty_names_people_slack_sent_without_a_name(slack):
+    slack.fake.users["U0AMY"] = {"id": "U0AMY", "name": "amy", "profile": {"display_name": "Amy P"}}
+    assert "On duty now: Amy P; next: name-U0BOB" in await say(slack, "duty <@U0AMY> <@U0BOB>")
+
+
 async def test_duty_errors_are_named(slack):
     assert "`amy` is not a person" in await say(slack, "duty amy")
     assert "no duty rotation" in await say(slack, "duty")
