@@ -261,6 +261,9 @@ async def test_the_snooze_menu_snoozes_for_the_chosen_time(slack):
                                                  "value": "1:7d"}, "action_ts": "1548426417.840180"}
     await slack.interactive(payload)
     assert "snoozed until 2026-11-27 12:00 UTC" in (await slack.fake.wait_response(key))[0]["text"]
+    assert await say(slack, "snooze 1 off") == "#1 is no longer snoozed."
+    assert await say(slack, "snooze 1 7d") == (
+        "#1 is snoozed until 2026-11-27 12:00 UTC: no reminders or escalation till then.")
     assert followup(slack, 1).snoozed_until is not None
     assert ("snoozed", "until 2026-11-27 12:00 UTC") in trail(slack, 1)
 

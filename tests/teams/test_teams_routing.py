@@ -8,8 +8,8 @@ from sqlalchemy import select
 from storage.db import read_scope
 from storage.models import FollowUp, Outbox, Subscription
 
-from .conftest import CHANNEL, SAM_AAD, card_of, load_activity
-from .test_teams_flow import RESPONSE, alert_posted, blocks_of, ingest
+from .conftest import CHANNEL, PERSONAL, SAM_AAD, card_of, load_activity
+from .test_teams_flow import RESPONSE, alert_posted, blocks_of, ingest, texts
 
 LEADS = "19:7e7e7e7e7e7e4e7e8e7e7e7e7e7e7e7e@thread.tacv2"
 
@@ -60,7 +60,16 @@ async def test_duty_with_a_teams_mention_assigns_new_follow_ups_to_that_person(t
         dm = s.execute(select(Outbox).where(Outbox.kind == "text")).scalar_one()
     assert (fu.status, fu.claimant_id) == ("claimed", f"teams:{SAM_AAD}")  # what `mine` lists for Sam
     assert (dm.platform, dm.channel_id) == ("teams", SAM_AAD)
+    assert (await command(teams, "duty")).startswith("On duty now: Sam Lee; next: Sam Lee from Monday")
+
+    # Sam's personal view: `mine` in the 1:1 chat lists what the rotation gave him.
+    await teams.drain()
+    teams.connector.clear()
+    await teams.post("message_personal", COMMAND="mine")
+    [mine] = teams.connector.replies(PERSONAL)
+    assert any(t.startswith("#1") for t in texts(card_of(mine)))
     assert "rotation is off" in await command(teams, "duty off")
+    assert "no duty rotation" in await command(teams, "duty")
 
 
 async def test_escalation_to_a_teams_channel_the_bot_is_in(teams, rt):
@@ -94,6 +103,7 @@ async def test_escalation_to_a_teams_channel_the_bot_is_in(teams, rt):
     card = card_of(post)
     assert " · ESCALATED" in [r["text"] for r in blocks_of(card, "TextRun")]
     assert [a["title"] for a in card["actions"]] == ["Claim", "Add note", "Close", "Snooze"]
+    assert await command(teams, "escalate off") == "Escalation from this channel is off."
 
 
 async def test_snooze_from_the_card(teams, rt):
@@ -105,6 +115,8 @@ async def test_snooze_from_the_card(teams, rt):
     assert " · snoozed until 2026-11-27 12:00 UTC" in runs
     with read_scope(rt.engine) as s:
         assert s.get(FollowUp, 1).snoozed_until is not None
+    assert await command(teams, "snooze 1 off") == "#1 is no longer snoozed."
+    assert (await command(teams, "snooze 1 24h")).startswith("#1 is snoozed until 2026-11-21 12:00 UTC")
 
 
 async def test_the_owner_is_mentioned_when_they_are_on_the_channels_roster(teams):
