@@ -13,6 +13,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import CommandError
+from bot.theme_commands import parse_theme_command, take_cause
 from storage.models import Outcome
 
 
@@ -33,6 +34,9 @@ class Verb(StrEnum):
     DIGEST_NOW = "digest now"
     DIGEST_SCHEDULE = "digest schedule"
     DIGEST_OFF = "digest off"
+    THEME = "theme"
+    THEMES = "themes"
+    THEMES_ADD = "themes add"
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -54,6 +58,7 @@ HELP_LINES: tuple[tuple[str, str], ...] = (
     ("subscribe alerts [segment=S] [max_score=6]", "post detractor alerts in this channel"),
     ("unsubscribe alerts", "stop alerts in this channel"),
     ("digest now · digest schedule mon 09:00 [Europe/Berlin] · digest off", "this channel's digest"),
+    ("theme N NAME · themes · themes add NAME [description]", "file #N under a theme · themes with 30-day counts"),
 )
 
 
@@ -153,7 +158,10 @@ def parse_command(text: str) -> Command:
         if not note:
             raise CommandError("`note` needs some text, e.g. `note 12 called, will follow up Friday`.")
         return Command(Verb.NOTE, number=number, text=note)
+    if word in ("theme", "themes"):
+        return parse_theme_command(word, rest)
     if word == "close":
+        cause, rest = take_cause(rest)
         parts = rest.split(None, 2)
         number = _number(parts[0] if parts else None, word)
         outcome = Outcome.RESOLVED
@@ -166,7 +174,8 @@ def parse_command(text: str) -> Command:
                 # Without a known outcome word, everything after the number is the note.
                 pass
         note = " ".join(note_parts).strip() or None
-        return Command(Verb.CLOSE, number=number, outcome=outcome, text=note)
+        return Command(Verb.CLOSE, number=number, outcome=outcome, text=note,
+                       extra={"cause": cause} if cause else {})
     if word in ("subscribe", "unsubscribe"):
         if not tokens or tokens[0].lower() != "alerts":
             raise CommandError(f"Did you mean `{word} alerts`?")

@@ -121,6 +121,7 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
             closed_at=as_utc(f.closed_at),
             overdue=is_overdue(f, now, settings),
             actions=actions_for(f.status),
+            theme=r.theme if r else None, cause=f.cause,
         ))
     return views
 

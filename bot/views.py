@@ -60,6 +60,8 @@ class AlertView:
     closed_at: datetime | None
     overdue: bool = False
     actions: tuple[Verb, ...] = ()
+    theme: str | None = None  # of the comment shown; None: no theme fits (or no comment)
+    cause: str | None = None  # root cause named on close
 
     @property
     def claimant_user_id(self) -> str | None:

@@ -139,6 +139,7 @@ def alert_fields(a: AlertView) -> list[dict]:
         f"Owner: {(c.owner if c and c.owner else None) or '—'}",
         f"Earlier scores: {earlier(a)}",
         f"Answered: {when(a.submitted_at)}" + (f" via {a.source}" if a.source else ""),
+        f"Theme: {a.theme or 'none'}" + (f" · Cause: {a.cause}" if a.cause else ""),
     ]
     return [{"type": "plain_text", "text": clip(escape(f), FIELD_MAX) or " ", "emoji": False} for f in fields]
 

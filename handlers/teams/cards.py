@@ -123,6 +123,8 @@ def alert_body(a: AlertView) -> list[dict]:
         body.append(rich(run(f"“{a.comment}”", italic=True)))
     else:
         body.append(rich(run("(no comment)", isSubtle=True, italic=True)))
+    body.append(rich(run(f"Theme: {a.theme or 'none'}" + (f" · Cause: {a.cause}" if a.cause else ""),
+                         isSubtle=True), spacing="None"))
     if a.response_count > 1:
         body.append(text_block(f"{a.response_count} answers in this follow-up", isSubtle=True, spacing="None"))
     body.append(text_block(earlier_line(a), isSubtle=True, spacing="Small"))
