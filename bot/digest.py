@@ -27,7 +27,7 @@ from sqlalchemy import ColumnElement, Float, and_, case, cast, exists, func, lit
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from bot import outbox, themes
+from bot import outbox, theme_digest, themes
 from bot.chart import WeekPoint, render_trend
 from bot.clock import as_utc
 from bot.errors import NpsError
@@ -81,6 +81,7 @@ class ThemeLine:
     count: int
     share: float  # of the week's detractor comments, 0..1
     example: str | None = None
+    change: int | None = None  # count minus the previous period's
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ class DigestView:
     themes: tuple[ThemeLine, ...] = ()
     detractor_comments: int = 0
     uncategorised: int = 0
+    theme_proposals: tuple = ()  # bot.theme_digest.ThemeProposal
+    causes: tuple = ()  # bot.theme_digest.CauseLine
     loop: LoopView = field(default_factory=LoopView)
     trend: tuple[WeekPoint, ...] = ()
     chart_png: bytes | None = None
@@ -233,9 +236,11 @@ class DigestView:
             lines.append("  No detractor comments this week.")
         for t in self.themes:
             quote = f"  “{safe(t.example)}”" if t.example else ""
-            lines.append(f"  {t.name:<28} {t.count:>4} ({t.share:.0%}){quote}")
+            change = f" {t.change:+d}" if t.change is not None else ""
+            lines.append(f"  {safe(t.name):<28} {t.count:>4} ({t.share:.0%}){change}{quote}")
         if self.uncategorised:
             lines.append(f"  {'Other':<28} {self.uncategorised:>4}")
+        lines += theme_digest.text_lines(self)
         lines += ["", "Follow-up loop:", f"  {self.loop_text}", f"  {self.medians_text}",
                   f"  {self.risk_text}"]
         lp = self.loop
@@ -539,7 +544,6 @@ def build_digest(rt: Runtime, *, period_end: datetime, segment: str | None = Non
     end = as_utc(period_end)
     edges = week_edges(end, tz, TREND_WEEKS)
     start = edges[-2]
-    taxonomy = themes.load_themes(rt.settings.themes_file)
     settings = rt.settings
     with read_scope(rt.engine) as s:
         if _is_pg(s):
@@ -551,9 +555,10 @@ def build_digest(rt: Runtime, *, period_end: datetime, segment: str | None = Non
         loop = _loop(s, start, end, segment, settings.sla_claim_hours, settings.sla_close_days)
         if current.n:
             segs, segs_total = _segments(s, start, end, segment)
-            theme_lines, comments, other = _themes(s, start, end, segment, taxonomy)
+            theme_lines, comments, other, proposals, causes = theme_digest.theme_section(
+                s, settings, start, end, segment)
         else:
-            segs, segs_total, theme_lines, comments, other = [], 0, [], 0, 0
+            segs, segs_total, theme_lines, comments, other, proposals, causes = [], 0, [], 0, 0, (), ()
     trend = tuple(WeekPoint(edges[k].astimezone(tz), edges[k + 1].astimezone(tz), weekly[k])
                   for k in range(TREND_WEEKS))
     local_end = end.astimezone(tz)
@@ -565,7 +570,8 @@ def build_digest(rt: Runtime, *, period_end: datetime, segment: str | None = Non
         title=title, segment=segment, timezone=tz.key, period_start=start, period_end=end,
         current=current, previous=previous, change=compare(current, previous),
         segments=tuple(segs), segments_total=segs_total, themes=tuple(theme_lines),
-        detractor_comments=comments, uncategorised=other, loop=loop, trend=trend, chart_png=chart,
+        detractor_comments=comments, uncategorised=other, theme_proposals=proposals, causes=causes,
+        loop=loop, trend=trend, chart_png=chart,
         sla_claim_hours=settings.sla_claim_hours, sla_close_days=settings.sla_close_days,
     )
 
