@@ -26,7 +26,7 @@ from bot.actors import Actor, Place
 from bot.commands import Command, Verb, parse_command, reaction_command
 from bot.errors import CommandError
 from bot.views import HelpView, Notice
-from handlers.slack import blocks
+from handlers.slack import blocks, theme_blocks
 from storage.db import session_scope
 from storage.models import Outcome, SeenEvent
 
@@ -337,4 +337,5 @@ def register(app: AsyncApp, services, session: Callable[[], aiohttp.ClientSessio
     app.view_submission(re.compile(rf"^({blocks.NOTE_CALLBACK}|{blocks.CLOSE_CALLBACK})$"))(door.on_submit)
     app.event("reaction_added")(door.on_reaction)
     app.event("app_home_opened")(door.on_home_opened)
+    theme_blocks.register(app, door)
     return door
