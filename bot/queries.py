@@ -88,6 +88,9 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
         ).all()
         for cid, at, score, fid in rows:
             earlier.setdefault(cid, []).append((fid, ScorePoint(as_utc(at), score)))  # type: ignore[arg-type]
+    from bot.theme_service import themes_in_force  # the themes module reads queries too
+
+    theme_options = tuple(t.name for t in themes_in_force(session, settings))
     views = []
     for f in followups:
         r = responses.get(f.latest_response_id)
@@ -121,7 +124,7 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
             closed_at=as_utc(f.closed_at),
             overdue=is_overdue(f, now, settings),
             actions=actions_for(f.status),
-            theme=r.theme if r else None, cause=f.cause,
+            theme=r.theme if r else None, cause=f.cause, theme_options=theme_options,
         ))
     return views
 

@@ -145,8 +145,10 @@ def alert_fields(a: AlertView) -> list[dict]:
 
 
 def action_buttons(a: AlertView) -> dict:
+    from handlers.slack.theme_blocks import theme_select  # it builds on this module
+
     return {"type": "actions", "block_id": f"nps_actions_{a.number}",
-            "elements": [button(v, a.number, primary=(v == Verb.CLAIM)) for v in a.actions]}
+            "elements": [button(v, a.number, primary=(v == Verb.CLAIM)) for v in a.actions] + theme_select(a)}
 
 
 def alert_blocks(a: AlertView, *, with_actions: bool = True) -> list[dict]:
@@ -322,7 +324,8 @@ def note_modal(number: int, *, channel: str | None, home: bool = False) -> dict:
     }
 
 
-def close_modal(number: int, *, channel: str | None, home: bool = False) -> dict:
+def close_modal(number: int, *, channel: str | None, home: bool = False, causes: tuple[str, ...] = (),
+                cause: str | None = None) -> dict:
     options = [{"text": {"type": "plain_text", "text": label}, "value": o.value}
                for o, label in OUTCOME_LABELS.items()]
     return {
@@ -335,8 +338,22 @@ def close_modal(number: int, *, channel: str | None, home: bool = False) -> dict
              "element": {"type": "static_select", "action_id": "value", "options": options,
                          "initial_option": options[0]}},
             _note_input(True, "Note (optional)"),
-        ],
+        ] + cause_input(causes, cause),
     }
+
+
+def cause_input(causes: tuple[str, ...], cause: str | None) -> list[dict]:
+    """The close modal's cause: the themes, prefilled with the follow-up's theme."""
+    from handlers.slack.theme_blocks import theme_option
+
+    if not causes:
+        return []
+    options = [theme_option(name, name) for name in causes[:100]]
+    element: dict = {"type": "static_select", "action_id": "value", "options": options}
+    if cause in causes[:100]:
+        element["initial_option"] = theme_option(cause, cause)
+    return [{"type": "input", "block_id": "cause", "optional": True,
+             "label": {"type": "plain_text", "text": "Cause"}, "element": element}]
 
 
 def thread_text(text: str) -> str:

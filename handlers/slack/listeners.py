@@ -220,9 +220,12 @@ class SlackDoor:
         user_id = body["user"]["id"]
         if verb in (Verb.NOTE, Verb.CLOSE):
             # trigger_id expires 3 s after the click: open the modal before any other work.
-            modal = blocks.note_modal if verb == Verb.NOTE else blocks.close_modal
-            await client.views_open(trigger_id=body["trigger_id"],
-                                    view=modal(number, channel=channel, home=from_home))
+            if verb == Verb.NOTE:
+                view = blocks.note_modal(number, channel=channel, home=from_home)
+            else:
+                causes, cause = await self.work(theme_blocks.cause_choices, self.rt, number)
+                view = blocks.close_modal(number, channel=channel, home=from_home, causes=causes, cause=cause)
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
             return
         actor = self.actor_of(body["user"])
         try:
@@ -259,7 +262,8 @@ class SlackDoor:
             except ValueError:
                 await ack(response_action="errors", errors={"outcome": "Pick one of the outcomes."})
                 return
-            command = Command(Verb.CLOSE, number=number, outcome=outcome, text=note or None)
+            command = Command(Verb.CLOSE, number=number, outcome=outcome, text=note or None,
+                              extra=theme_blocks.cause_from(values))
             error_block = "outcome"
         user_id = body["user"]["id"]
         actor = self.actor_of(body["user"])

@@ -69,3 +69,68 @@ def register(app, door) -> None:
             await door.tell(client, channel, user_id, notice)
 
     app.action(ADD_THEME_ACTION)(on_add_theme)
+    register_select(app, door)
+
+
+SELECT_ACTION = "nps_theme_select"
+
+
+def theme_option(name: str, value: str) -> dict:
+    return {"text": {"type": "plain_text", "text": clip(escape(name), 75) or " ", "emoji": False},
+            "value": value[:150]}
+
+
+def theme_select(a) -> list[dict]:
+    """A select on the alert to file it under another theme (value `N|name`), showing the current one."""
+    if not a.theme_options:
+        return []
+    options = [theme_option(name, f"{a.number}|{name}") for name in a.theme_options[:99]]
+    options.append(theme_option("No theme", f"{a.number}|none"))
+    element = {"type": "static_select", "action_id": SELECT_ACTION, "options": options,
+               "placeholder": {"type": "plain_text", "text": "Theme", "emoji": False}}
+    if a.theme in a.theme_options[:99]:
+        element["initial_option"] = theme_option(a.theme, f"{a.number}|{a.theme}")
+    return [element]
+
+
+def cause_choices(rt, number: int) -> tuple[tuple[str, ...], str | None]:
+    """(themes in force, #N's theme) for the close modal; read before it opens."""
+    from sqlalchemy import select
+
+    from bot.theme_service import themes_in_force
+    from storage.db import read_scope
+    from storage.models import FollowUp, Response
+
+    with read_scope(rt.engine) as s:
+        names = tuple(t.name for t in themes_in_force(s, rt.settings))
+        theme = s.execute(select(Response.theme).join(FollowUp, FollowUp.latest_response_id == Response.id)
+                          .where(FollowUp.id == number)).scalar()
+    return names, theme
+
+
+def cause_from(values: dict) -> dict:
+    """`{"cause": name}` from a close modal's state, or `{}` when none was picked."""
+    picked = ((values.get("cause") or {}).get("value") or {}).get("selected_option") or {}
+    return {"cause": str(picked["value"])} if picked.get("value") else {}
+
+
+def register_select(app, door) -> None:
+    """The alert's theme select: `theme N NAME` as whoever picked it."""
+
+    async def on_select(ack, body: dict, action: dict, respond, client) -> None:
+        await ack()
+        number, _, name = str((action.get("selected_option") or {}).get("value") or "").partition("|")
+        if not number.isdigit() or not name:
+            log.warning("slack.bad_theme_select")
+            return
+        channel, _ = door._origin(body)
+        user_id = body["user"]["id"]
+        reply = await door.run(Command(Verb.THEME, number=int(number), text=name), door.actor_of(body["user"]),
+                               Place("slack", channel or user_id))
+        notice = reply if isinstance(reply, Notice) else Notice("Done.")
+        if body.get("response_url"):
+            await door.answer(body, respond, alert_blocks.reply_message(notice))
+        else:
+            await door.tell(client, channel, user_id, notice)
+
+    app.action(SELECT_ACTION)(on_select)

@@ -35,7 +35,7 @@ from bot.commands import Command, Verb, reaction_command
 from bot.dispatch import Dispatcher
 from bot.errors import CommandError
 from bot.views import AlertView, HelpView, Notice
-from handlers.teams import cards
+from handlers.teams import cards, theme_cards
 from handlers.teams.conversations import ConversationStore, base_conversation_id, member_key, user_key
 from storage.models import Outcome
 
@@ -57,7 +57,7 @@ REACTIONS: dict[str, str] = {
     "2611": "white_check_mark",  # ☑️
 }
 CARD_VERBS = {"claim": Verb.CLAIM, "note": Verb.NOTE, "close": Verb.CLOSE, "reopen": Verb.REOPEN,
-              "show": Verb.SHOW}
+              "show": Verb.SHOW, "theme": Verb.THEME}
 _AT_TAG = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _LEADING_NPS = re.compile(r"^/?nps\b[\s:,]*", re.IGNORECASE)
 WELCOME = ("Hi, I'm npsbot. I post NPS detractor alerts here and you follow them up from the card. "
@@ -159,7 +159,9 @@ def card_command(data: dict) -> Command | None:
         except ValueError:
             raise CommandError("Pick one of the outcomes in the list.") from None
         note = str(data.get(cards.CLOSE_NOTE_INPUT) or "").strip() or None
-        return Command(Verb.CLOSE, number=number, outcome=outcome, text=note)
+        return Command(Verb.CLOSE, number=number, outcome=outcome, text=note, extra=theme_cards.cause_extra(data))
+    if verb == Verb.THEME:
+        return theme_cards.theme_command(number, data)
     return Command(verb, number=number)
 
 

@@ -34,6 +34,7 @@ from bot.views import (
     Notice,
     ScoreView,
 )
+from handlers.teams import theme_cards
 from storage.models import Outcome
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -160,12 +161,13 @@ def alert_actions(a: AlertView) -> list[dict]:
                      "choices": [{"title": t, "value": o.value} for o, t in OUTCOME_TITLES.items()]},
                     {"type": "Input.Text", "id": CLOSE_NOTE_INPUT, "label": "Note (optional)",
                      "isMultiline": True, "maxLength": 3000},
+                    *theme_cards.cause_inputs(a),
                 ],
                 "actions": [_execute(f"Close #{n}", "close", n, style="positive")],
             }})
         elif verb == Verb.REOPEN:
             actions.append(_execute("Reopen", "reopen", n))
-    return actions
+    return actions + theme_cards.theme_actions(a)
 
 
 def alert_card(a: AlertView) -> dict:
