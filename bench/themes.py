@@ -111,6 +111,32 @@ print(before, rss())
 """
 
 
+def ingest_cost(runs: int = 200) -> tuple[float, float]:
+    """(median ms to ingest one detractor answer, median ms of that spent assigning its theme), SQLite."""
+    import tempfile
+
+    from bot.app import build_runtime
+    from bot.ingest import ResponseIn, ingest
+    from bot.theme_service import assign_rows
+    from storage.db import write_connection
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rt = build_runtime(Settings(DATABASE_URL=f"sqlite:///{tmp}/bench.db"))
+        whole, theme = [], []
+        for i in range(runs):
+            item = ResponseIn(id=f"r{i}", score=2, comment="Support never answered my ticket about invoices",
+                              customer={"id": f"c{i}"})
+            t0 = time.perf_counter()
+            ingest(rt, [item])
+            whole.append((time.perf_counter() - t0) * 1000)
+            with write_connection(rt.engine) as conn:
+                t0 = time.perf_counter()
+                assign_rows(conn, rt.settings, [{"category": "detractor", "comment": item.comment}])
+                theme.append((time.perf_counter() - t0) * 1000)
+        rt.engine.dispose()
+    return statistics.median(whole), statistics.median(theme)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "themes"))
@@ -167,6 +193,9 @@ def main() -> None:
           f"{mean[5]:.1%} | {mean[6]:.2f} | | |")
     print(f"npsbot vs keywords: {100 * (mean[2] - mean[0]):+.1f} points accuracy")
     print(f"extra RSS with the model loaded: {after - before:.1f} MB (server imports {before:.0f} MB)")
+    whole, theme = ingest_cost()
+    print(f"webhook ingest of one detractor (SQLite): {whole:.2f} ms median, of which theme assignment "
+          f"{theme:.2f} ms ({theme / whole:.0%}): kept inside the ingest transaction")
     print(f"added install size ({', '.join(MODEL_PACKAGES)}): {size / 1e6:.1f} MB")
 
 

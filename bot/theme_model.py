@@ -36,7 +36,8 @@ class ThemeModel:
 
     def __init__(self, tokenizer, table: np.ndarray) -> None:
         self._tokenizer = tokenizer
-        self._table = np.ascontiguousarray(table, dtype=np.float32)
+        # Kept as shipped (float16: 16 MB rather than 32); rows are widened when looked up.
+        self._table = np.ascontiguousarray(table)
         self.dim = int(self._table.shape[1])
 
     def embed(self, texts: list[str]) -> np.ndarray:
@@ -49,7 +50,7 @@ class ThemeModel:
         for i, enc in enumerate(encodings):
             ids = enc.ids[:MAX_TOKENS]
             if ids:
-                vec = self._table[np.clip(ids, 0, len(self._table) - 1)].mean(axis=0)
+                vec = self._table[np.clip(ids, 0, len(self._table) - 1)].astype(np.float32).mean(axis=0)
                 norm = float(np.linalg.norm(vec))
                 if norm > 0:
                     out[i] = vec / norm
