@@ -25,7 +25,7 @@ from bot.config import Settings
 from bot.theme_model import load_model
 from storage.models import Category, FollowUp, Response
 
-THEMES_SHOWN = 8
+THEMES_SHOWN = 7
 SAMPLE = 300  # comments embedded per theme / for clustering: bounded work whatever the volume
 CLUSTER_MIN_COSINE = 0.75
 MIN_PROPOSAL = 2

@@ -143,6 +143,8 @@ def command_text(activity: Activity, resolved: dict[str, str] | None = None) -> 
 
 def card_command(data: dict) -> Command | None:
     """The Command a card button stands for: `{"npsbot": "claim", "n": 12, ...inputs}`."""
+    if str(data.get("npsbot", "")) == theme_cards.ADD_VERB:
+        return theme_cards.add_command(data)
     verb = CARD_VERBS.get(str(data.get("npsbot", "")))
     raw = data.get("n")
     if verb is None or raw is None or not str(raw).isdigit():

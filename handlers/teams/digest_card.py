@@ -17,6 +17,7 @@ from bot.digest import DigestView, duration, overdue_text, segment_figure
 from bot.nps import format_nps
 from bot.textview import money, safe
 from bot.theme_digest import add_command
+from handlers.teams import theme_cards
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.5"
@@ -107,6 +108,7 @@ def _themes(d: DigestView) -> list[dict]:
         out.append(_rich(_run("Proposed theme: ", weight="Bolder"), _run(f"{p.name} · {p.count:,}"),
                          _run(f"  “{p.example}”" if p.example else "", italic=True, isSubtle=True),
                          _run(f"  Add it: {add_command(p)}", isSubtle=True), spacing="Small"))
+        out.append({"type": "ActionSet", "actions": [theme_cards.add_theme_action(p)]})
     if d.causes:
         out.append(_rich(_run("Causes of closed follow-ups: ", weight="Bolder"),
                          _run(", ".join(f"{c.name} {c.count:,}" for c in d.causes)), spacing="Small"))

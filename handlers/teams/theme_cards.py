@@ -43,3 +43,19 @@ def theme_command(number: int, data: dict) -> Command:
 def cause_extra(data: dict) -> dict:
     cause = str(data.get(CAUSE_INPUT) or "").strip()
     return {"cause": cause} if cause else {}
+
+
+ADD_VERB = "themes add"
+
+
+def add_theme_action(p) -> dict:
+    """The digest card's one-click **Add theme** for a proposed theme."""
+    return {"type": "Action.Execute", "title": f"Add theme “{p.name}”"[:80], "verb": ADD_VERB,
+            "data": {"npsbot": ADD_VERB, "name": p.name, "description": p.description}}
+
+
+def add_command(data: dict) -> Command | None:
+    name = str(data.get("name") or "").strip()
+    if not name:
+        return None
+    return Command(Verb.THEMES_ADD, text=name, extra={"description": str(data.get("description") or "")})

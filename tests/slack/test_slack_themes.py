@@ -89,3 +89,16 @@ async def test_the_close_modal_offers_the_themes_as_cause_prefilled_with_the_ass
     resp = await slack.interactive(submission)
     assert resp.status == 200 and await resp.text() == ""
     assert "Cause: Onboarding &amp; implementation" in await _show(slack, 1)
+
+
+async def test_the_digests_add_theme_button_adds_the_proposed_theme(slack):
+    await slack.alert()
+    payload, key = slack.action_payload("nps_theme_add", 1, user_name="maria")
+    payload["actions"][0]["value"] = json.dumps({"name": "Invoices / pdf", "description": "Comments about pdf."})
+    resp = await slack.interactive(payload)
+    assert resp.status == 200
+    [reply] = await slack.fake.wait_response(key)
+    assert reply["text"] == "Added the theme `Invoices / pdf`; new comments can be filed under it from now on."
+    resp, key = await slack.command("themes")
+    [listing] = await slack.fake.wait_response(key)
+    assert "Invoices / pdf: 0" in listing["text"]

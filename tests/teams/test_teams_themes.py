@@ -28,3 +28,17 @@ async def test_the_theme_card_refiles_the_alert_and_the_close_card_takes_a_cause
     with read_scope(rt.engine) as s:
         view = alert_view(s, 1, settings=rt.settings, now=rt.clock.now())
     assert (view.theme, view.cause) == ("Price & billing", "Support")
+
+
+async def test_the_digest_cards_add_theme_action_adds_the_proposed_theme(teams, rt):
+    alert_id = await alert_posted(teams)
+    data = {"npsbot": "themes add", "name": "Invoices / pdf", "description": "Comments about invoices, pdf."}
+    status, body = await teams.post("invoke_adaptive_card_action", ALERT_ID=alert_id, TITLE="Add theme",
+                                    VERB="themes add", DATA=data)
+    assert status == 200
+    assert body["value"] == "Added the theme `Invoices / pdf`; new comments can be filed under it from now on."
+    from bot.theme_service import theme_counts
+    assert ("Invoices / pdf", 0) in theme_counts(rt)
+    status, body = await teams.post("invoke_adaptive_card_action", ALERT_ID=alert_id, TITLE="Add theme",
+                                    VERB="themes add", DATA=data)
+    assert body["value"] == "There is already a theme `Invoices / pdf`."
