@@ -150,11 +150,13 @@ def main() -> None:
 
     rows_out = []
     all_texts = []
-    for theme_file in sorted(data.glob("themes_*.yaml")):
-        name = theme_file.stem.removeprefix("themes_")
+    # Every labelled file of a theme set: dev_<set>.jsonl here; a held-out test_<set>.jsonl too if present.
+    labelled = [(t, f) for t in sorted(data.glob("themes_*.yaml"))
+                for f in sorted(data.glob(f"*_{t.stem.removeprefix('themes_')}.jsonl"))]
+    for theme_file, rows_file in labelled:
+        name = rows_file.stem
         themes = parse_yaml(theme_file.read_text(encoding="utf-8"), source=theme_file.name)
-        rows = [json.loads(line) for line in (data / f"dev_{name}.jsonl").read_text(encoding="utf-8").splitlines()
-                if line.strip()]
+        rows = [json.loads(line) for line in rows_file.read_text(encoding="utf-8").splitlines() if line.strip()]
         gold, names = [r["theme"] for r in rows], [t.name for t in themes]
         texts = [r["text"] for r in rows]
         all_texts += texts
