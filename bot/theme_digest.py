@@ -145,10 +145,13 @@ def theme_section(session: Session, settings: Settings, start: datetime, end: da
         select(Response.comment).where(*_where(start, end, segment), Response.theme.is_(None))
         .order_by(Response.id).limit(SAMPLE)).scalars())
     proposals = propose(loose)
-    cause_where = [FollowUp.closed_at >= start, FollowUp.closed_at < end, FollowUp.cause.is_not(None)]
+    cause_q = select(FollowUp.cause, func.count()).where(
+        FollowUp.closed_at >= start, FollowUp.closed_at < end, FollowUp.cause.is_not(None))
+    if segment:
+        # A segment's digest counts the follow-ups whose answer belongs to the segment.
+        cause_q = cause_q.join(Response, Response.id == FollowUp.response_id).where(Response.segment == segment)
     causes = [CauseLine(c, n) for c, n in session.execute(
-        select(FollowUp.cause, func.count()).where(*cause_where).group_by(FollowUp.cause)
-        .order_by(func.count().desc(), FollowUp.cause)).all()]
+        cause_q.group_by(FollowUp.cause).order_by(func.count().desc(), FollowUp.cause)).all()]
     return lines, total, unthemed, tuple(proposals), tuple(causes)
 
 
