@@ -1,8 +1,9 @@
 """Every benchmark in one command (not a test), ending with one Markdown table.
 
-Runs bench/ingest.py (SQLite and PostgreSQL), bench/slack_ack.py and bench/digest.py one after the
-other, shows their output as it comes, then prints the headline figures with the baseline each
-was measured against in the same run. Every figure is a median of repeated runs.
+Runs bench/ingest.py (SQLite and PostgreSQL), bench/slack_ack.py, bench/digest.py and
+bench/themes.py (when ../shared/data/themes is there) one after the other, shows their output as it
+comes, then prints the headline figures with the baseline each was measured against in the same run.
+Every figure is a median of repeated runs.
 
     python bench/run_all.py [--quick]
 """
@@ -47,6 +48,7 @@ def main() -> None:
                                                  if quick else ["--rounds", "5"]))
     slack = run("slack_ack.py", *(["--requests", "300", "--rounds", "2", "--alerts", "30"] if quick else []))
     digest = run("digest.py", *(["--responses", "100000", "--followups", "10000", "--runs", "3"] if quick else []))
+    themes = run("themes.py") if (HERE.parent.parent / "shared" / "data" / "themes").is_dir() else ""
 
     rows = []
     for kind in ("sqlite", "postgres"):
@@ -81,6 +83,12 @@ def main() -> None:
                          f"{match[2]} ms ({match[3]} ms with chart)",
                          f"hand-written SQL {match[5]} ms → {match[6]}×", "< 1 s, ≤ 3×"))
 
+    mean = re.search(r"\| mean \| \| ([\d.]+%) \| ([\d.]+) \| ([\d.]+%) \| ([\d.]+) \|", themes)
+    if mean:
+        rows.append(("theme accuracy / macro-F1, dev sets (mean)", f"{mean[3]} / {mean[4]}",
+                     f"keyword matcher {mean[1]} / {mean[2]}", "≥ 75 % and +20 points / ≥ 0.70"))
+        per = re.findall(r"\| dev_\w+ \|[^\n]*\| ([\d.]+) \|\n", themes)
+        rows.append(("theme assignment, one comment (median)", f"{max(per, default='?')} ms", "—", "≤ 5 ms"))
     print(f"\n## Benchmarks ({platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
           f"{', quick run' if quick else ''})\n")
     print("| what | npsbot | baseline in the same run | aim |")

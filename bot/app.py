@@ -90,6 +90,10 @@ def build_app(services: Services, *, with_platforms: bool = True, run_workers: b
     app.router.add_get("/metrics", metrics_view)
     webhooks.mount(app)
     connectors.mount(app)
+    # The theme model loads once, here at start, from its package's files (bot/theme_model.py).
+    from bot.theme_model import load_model
+
+    load_model()
     settings = services.rt.settings
     if with_platforms and settings.slack_enabled:
         from handlers.slack import mount as mount_slack

@@ -82,9 +82,11 @@ def socket() -> None:
         err.print("Socket Mode needs SLACK_APP_TOKEN (xapp-…) and SLACK_BOT_TOKEN (xoxb-…).")
         raise typer.Exit(2)
     logs.configure()
+    from bot.theme_model import load_model
     from handlers.slack.socket import run_socket
 
     services = _services(settings)
+    load_model()  # once, at start (digests embed comments), as `serve` does in build_app
     _freeze_startup_objects()
     asyncio.run(run_socket(services, run_workers=True))
 

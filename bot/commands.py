@@ -13,6 +13,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import CommandError
+from bot.theme_commands import parse_theme_command, take_cause
 from storage.models import Outcome
 
 
@@ -41,6 +42,9 @@ class Verb(StrEnum):
     ESCALATE = "escalate"
     ESCALATE_OFF = "escalate off"
     SNOOZE = "snooze"
+    THEME = "theme"
+    THEMES = "themes"
+    THEMES_ADD = "themes add"
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -67,6 +71,7 @@ HELP_LINES: tuple[tuple[str, str], ...] = (
     ("duty @a @b … · duty · duty off", "this channel's weekly duty rotation"),
     ("escalate to #channel after 24h · escalate off", "post what nobody claimed to another channel"),
     ("snooze N 3d · snooze N off", "no reminders or escalation for #N for a while"),
+    ("theme N NAME · themes · themes add NAME [description]", "file #N under a theme · themes with 30-day counts"),
 )
 
 
@@ -166,7 +171,10 @@ def parse_command(text: str) -> Command:
         if not note:
             raise CommandError("`note` needs some text, e.g. `note 12 called, will follow up Friday`.")
         return Command(Verb.NOTE, number=number, text=note)
+    if word in ("theme", "themes"):
+        return parse_theme_command(word, rest)
     if word == "close":
+        cause, rest = take_cause(rest)
         parts = rest.split(None, 2)
         number = _number(parts[0] if parts else None, word)
         outcome = Outcome.RESOLVED
@@ -179,7 +187,8 @@ def parse_command(text: str) -> Command:
                 # Without a known outcome word, everything after the number is the note.
                 pass
         note = " ".join(note_parts).strip() or None
-        return Command(Verb.CLOSE, number=number, outcome=outcome, text=note)
+        return Command(Verb.CLOSE, number=number, outcome=outcome, text=note,
+                       extra={"cause": cause} if cause else {})
     if word in ("duty", "escalate", "snooze") or (word == "subscribe" and (
             not tokens or tokens[0].lower() == "alerts")):
         from bot import routing  # routing builds on this module

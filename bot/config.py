@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     show_emails: bool = Field(False, validation_alias="NPSBOT_SHOW_EMAILS")
     # A JSON or TOML file that changes the digest's detractor-comment themes (bot/themes.py).
     themes_file: str | None = Field(None, validation_alias="NPSBOT_THEMES_FILE")
+    # Themes (bot/theme_assign.py): below this cosine to the nearest theme a comment has no theme.
+    theme_min_score: float = Field(0.08, ge=-1, le=1, validation_alias="NPSBOT_THEME_MIN_SCORE")
+    close_requires_cause: bool = Field(False, validation_alias="NPSBOT_CLOSE_REQUIRES_CAUSE")
 
     # Where this server is reachable from the internet, e.g. https://nps.example.com (Teams package).
     public_url: str | None = Field(None, validation_alias="NPSBOT_PUBLIC_URL")

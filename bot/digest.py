@@ -5,8 +5,8 @@ week that crosses a daylight-saving change is still Monday 09:00 to Monday 09:00
 with the 7 days before those. Every count is an SQL aggregate over indexed timestamps:
 
 - one GROUP BY over the 12 trend weeks gives the trend, this week and the week before;
-- one GROUP BY segment for the week; one pass over the week's detractor comments with a CASE per
-  theme (bot.themes) for the themes, plus one `LIMIT 1` query per shown theme for an example;
+- one GROUP BY segment for the week; GROUP BY the stored theme for this week and the week before,
+  with a representative comment and proposed new themes (bot.theme_digest);
 - the follow-up loop: counts over `opened_at` / `claimed_at` / `closed_at`, medians in SQL
   (PostgreSQL: `percentile_cont(0.5)`; SQLite has no percentile function, so the median is read
   with `ORDER BY duration LIMIT 2 OFFSET (n-1)/2` over the week's follow-ups: still in SQL),
@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Float, and_, case, cast, exists, func, literal, or_, select, text
+from sqlalchemy import Float, and_, case, cast, exists, func, literal, or_, select, text
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from bot import outbox, themes
+from bot import outbox, theme_digest
 from bot.chart import WeekPoint, render_trend
 from bot.clock import as_utc
 from bot.errors import NpsError
@@ -36,7 +36,6 @@ from bot.runtime import Runtime
 from bot.textview import money, safe
 from storage.db import read_scope, session_scope
 from storage.models import (
-    Category,
     Customer,
     FollowUp,
     Response,
@@ -81,6 +80,7 @@ class ThemeLine:
     count: int
     share: float  # of the week's detractor comments, 0..1
     example: str | None = None
+    change: int | None = None  # count minus the previous period's
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,8 @@ class DigestView:
     themes: tuple[ThemeLine, ...] = ()
     detractor_comments: int = 0
     uncategorised: int = 0
+    theme_proposals: tuple = ()  # bot.theme_digest.ThemeProposal
+    causes: tuple = ()  # bot.theme_digest.CauseLine
     loop: LoopView = field(default_factory=LoopView)
     trend: tuple[WeekPoint, ...] = ()
     chart_png: bytes | None = None
@@ -233,9 +235,11 @@ class DigestView:
             lines.append("  No detractor comments this week.")
         for t in self.themes:
             quote = f"  “{safe(t.example)}”" if t.example else ""
-            lines.append(f"  {t.name:<28} {t.count:>4} ({t.share:.0%}){quote}")
+            change = f" {t.change:+d}" if t.change is not None else ""
+            lines.append(f"  {safe(t.name):<28} {t.count:>4} ({t.share:.0%}){change}{quote}")
         if self.uncategorised:
             lines.append(f"  {'Other':<28} {self.uncategorised:>4}")
+        lines += theme_digest.text_lines(self)
         lines += ["", "Follow-up loop:", f"  {self.loop_text}", f"  {self.medians_text}",
                   f"  {self.risk_text}"]
         lp = self.loop
@@ -371,49 +375,6 @@ def _segments(session: Session, start: datetime, end: datetime,
     return lines[:SEGMENTS_SHOWN], len(lines)
 
 
-def _themes(session: Session, start: datetime, end: datetime, segment: str | None,
-            taxonomy: tuple[themes.Theme, ...]) -> tuple[list[ThemeLine], int, int]:
-    where = [Response.submitted_at >= start, Response.submitted_at < end,
-             Response.category == Category.DETRACTOR, Response.comment.is_not(None),
-             Response.comment != ""]
-    if segment:
-        where.append(Response.segment == segment)
-    # Materialise the normalised comments once, then each comment's theme flags once (a CTE
-    # again, so no database re-evaluates the LIKEs per use); the totals are sums over the flags.
-    # Per theme: how many comments match, and the newest matching one (highest id) to quote.
-    comments = (select(Response.id.label("id"), themes.padded_comment(Response.comment).label("t"))
-                .where(*where).cte("detractor_comments").prefix_with("MATERIALIZED"))
-    flags = (select(comments.c.id, *(case((themes.matches(comments.c.t, theme), 1), else_=0).label(f"m{i}")
-                                     for i, theme in enumerate(taxonomy)))
-             .cte("comment_themes").prefix_with("MATERIALIZED"))
-    marks = [flags.c[f"m{i}"] for i in range(len(taxonomy))]
-    cols = [func.count()]
-    for m in marks:
-        cols += [func.coalesce(func.sum(m), 0), func.max(case((m == 1, flags.c.id)))]
-    if marks:
-        cols.append(func.coalesce(func.sum(case((sum_marks(marks) == 0, 1), else_=0)), 0))
-    row = session.execute(select(*cols).select_from(flags)).one()
-    total = int(row[0])
-    if not marks:
-        return [], total, total
-    per_theme = [(int(row[1 + 2 * i]), row[2 + 2 * i]) for i in range(len(marks))]
-    uncategorised = int(row[-1])
-    ranked = sorted(((n, i) for i, (n, _) in enumerate(per_theme) if n), key=lambda x: (-x[0], x[1]))
-    ranked = ranked[:THEMES_SHOWN]
-    ids = [per_theme[i][1] for _, i in ranked]
-    quotes = dict(session.execute(select(Response.id, Response.comment).where(Response.id.in_(ids))).all())
-    return [ThemeLine(taxonomy[i].name, n, n / total if total else 0.0, short_quote(quotes.get(per_theme[i][1])))
-            for n, i in ranked], total, uncategorised
-
-
-def sum_marks(marks: list) -> ColumnElement:
-    """m0 + m1 + … as one SQL expression."""
-    total = marks[0]
-    for m in marks[1:]:
-        total = total + m
-    return total
-
-
 def _seconds(session: Session, later, earlier):
     if _is_pg(session):
         return func.extract("epoch", later - earlier)
@@ -539,7 +500,6 @@ def build_digest(rt: Runtime, *, period_end: datetime, segment: str | None = Non
     end = as_utc(period_end)
     edges = week_edges(end, tz, TREND_WEEKS)
     start = edges[-2]
-    taxonomy = themes.load_themes(rt.settings.themes_file)
     settings = rt.settings
     with read_scope(rt.engine) as s:
         if _is_pg(s):
@@ -551,9 +511,10 @@ def build_digest(rt: Runtime, *, period_end: datetime, segment: str | None = Non
         loop = _loop(s, start, end, segment, settings.sla_claim_hours, settings.sla_close_days)
         if current.n:
             segs, segs_total = _segments(s, start, end, segment)
-            theme_lines, comments, other = _themes(s, start, end, segment, taxonomy)
+            theme_lines, comments, other, proposals, causes = theme_digest.theme_section(
+                s, settings, start, end, segment)
         else:
-            segs, segs_total, theme_lines, comments, other = [], 0, [], 0, 0
+            segs, segs_total, theme_lines, comments, other, proposals, causes = [], 0, [], 0, 0, (), ()
     trend = tuple(WeekPoint(edges[k].astimezone(tz), edges[k + 1].astimezone(tz), weekly[k])
                   for k in range(TREND_WEEKS))
     local_end = end.astimezone(tz)
@@ -565,7 +526,8 @@ def build_digest(rt: Runtime, *, period_end: datetime, segment: str | None = Non
         title=title, segment=segment, timezone=tz.key, period_start=start, period_end=end,
         current=current, previous=previous, change=compare(current, previous),
         segments=tuple(segs), segments_total=segs_total, themes=tuple(theme_lines),
-        detractor_comments=comments, uncategorised=other, loop=loop, trend=trend, chart_png=chart,
+        detractor_comments=comments, uncategorised=other, theme_proposals=proposals, causes=causes,
+        loop=loop, trend=trend, chart_png=chart,
         sla_claim_hours=settings.sla_claim_hours, sla_close_days=settings.sla_close_days,
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from bot import channels, followups, queries, routing, routing_commands
+from bot import channels, followups, queries, routing, routing_commands, theme_views
 from bot.actors import Actor, Place
 from bot.commands import Command, Verb, parse_command, parse_mention
 from bot.errors import CommandError, NotFound, NpsError
@@ -75,8 +75,9 @@ class Dispatcher:
                 view = followups.note(rt, c.number, c.text or "", actor)
                 return Notice(f"Note added to #{c.number}.", alert=view)
             case Verb.CLOSE:
-                view = followups.close(rt, c.number, c.outcome, c.text, actor)
-                return Notice(f"#{c.number} closed as {c.outcome.value}.", alert=view)
+                view = followups.close(rt, c.number, c.outcome, c.text, actor, cause=c.extra.get("cause"))
+                return Notice(f"#{c.number} closed as {c.outcome.value}"
+                              + (f" (cause: {view.cause})." if view.cause else "."), alert=view)
             case Verb.REOPEN:
                 view = followups.reopen(rt, c.number, actor)
                 return Notice(f"#{c.number} is open again.", alert=view)
@@ -94,6 +95,8 @@ class Dispatcher:
                 return Notice(channels.digest_off(rt, place, actor))
             case Verb.DIGEST_NOW:
                 return Notice(channels.request_digest(rt, place))
+            case Verb.THEME | Verb.THEMES | Verb.THEMES_ADD:
+                return theme_views.run(rt, c, actor)
         raise CommandError(f"I don't know the command `{c.verb}`.")  # pragma: no cover
 
     def home(self, actor: Actor) -> HomeView:

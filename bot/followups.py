@@ -10,7 +10,7 @@ from sqlalchemy import case, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from bot import outbox
+from bot import outbox, theme_service
 from bot.actors import Actor
 from bot.errors import Conflict, NotFound, NpsError
 from bot.queries import alert_view
@@ -107,7 +107,8 @@ def note(rt: Runtime, number: int, text: str, actor: Actor) -> AlertView:
     return view
 
 
-def close(rt: Runtime, number: int, outcome: Outcome, text: str | None, actor: Actor) -> AlertView:
+def close(rt: Runtime, number: int, outcome: Outcome, text: str | None, actor: Actor, *,
+          cause: str | None = None) -> AlertView:
     if text and len(text) > MAX_NOTE:
         raise NpsError(f"Notes are limited to {MAX_NOTE:,} characters; this one has {len(text):,}.")
     now = rt.clock.now()
@@ -115,15 +116,17 @@ def close(rt: Runtime, number: int, outcome: Outcome, text: str | None, actor: A
     if text:
         values["last_note"] = text
     with session_scope(rt.engine) as session:
+        values["cause"] = theme_service.check_cause(session, rt.settings, number, cause)
         done = session.execute(
             update(FollowUp).where(FollowUp.id == number, FollowUp.status != Status.CLOSED).values(**values)
         ).rowcount
         if not done:
             fu = _get(session, number)
             raise Conflict(f"#{number} is already closed ({fu.outcome}).")
-        line = f"{actor.name} closed #{number} as {outcome.value}" + (f": {text}" if text else ".")
-        view = _changed(rt, session, number, actor, "closed", f"{outcome.value}" + (f": {text}" if text else ""),
-                        line)
+        why = f" (cause: {values['cause']})" if values["cause"] else ""
+        line = f"{actor.name} closed #{number} as {outcome.value}{why}" + (f": {text}" if text else ".")
+        view = _changed(rt, session, number, actor, "closed",
+                        f"{outcome.value}{why}" + (f": {text}" if text else ""), line)
     rt.wake()
     return view
 

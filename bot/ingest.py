@@ -27,7 +27,7 @@ from pydantic import (
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot import outbox, rotation
+from bot import outbox, rotation, theme_service
 from bot.nps import classify
 from bot.routing import theme_of
 from bot.runtime import Runtime
@@ -428,6 +428,7 @@ def _ingest(session: Connection, rt: Runtime, batch: list[ResponseIn]) -> _Store
             "arr": own.arr if own and own.arr is not None else (cust[2] if cust else None),
             "tags": item.tags or None,
         })
+    theme_service.assign_rows(session, rt.settings, rows)
     if rows:
         # Inserted in key order (one lock order, as for customers); follow-ups below still open
         # in the order the answers came.
@@ -542,6 +543,7 @@ def add_late_comment(rt: Runtime, source: str, external_id: str, comment: str) -
         if row is None or (row.comment or "") == (comment or ""):
             return False
         session.execute(update(Response).where(Response.id == row.id).values(comment=comment))
+        theme_service.assign_late_comment(session, rt.settings, row.id)
         if row.followup_id is not None:
             text = comment if len(comment) <= 200 else comment[:199] + "…"
             outbox.refresh_alert(session, row.followup_id, now=rt.clock.now(),

@@ -91,6 +91,9 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
             earlier.setdefault(cid, []).append((fid, ScorePoint(as_utc(at), score)))  # type: ignore[arg-type]
     escalated = set(session.execute(
         select(Escalation.followup_id).where(Escalation.followup_id.in_(ids))).scalars())
+    from bot.theme_service import themes_in_force  # the themes module reads queries too
+
+    theme_options = tuple(t.name for t in themes_in_force(session, settings))
     views = []
     for f in followups:
         r = responses.get(f.latest_response_id)
@@ -126,6 +129,7 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
             actions=actions_for(f.status),
             snoozed_until=as_utc(f.snoozed_until) if f.snoozed_until and as_utc(f.snoozed_until) > now else None,
             escalated=f.id in escalated,
+            theme=r.theme if r else None, cause=f.cause, theme_options=theme_options,
         ))
     return views
 

@@ -96,6 +96,7 @@ def alert_text(a: AlertView) -> str:
         lines.append(f"“{safe(a.comment)}”")
     else:
         lines.append("(no comment)")
+    lines.append(f"Theme: {safe(a.theme or 'none')}" + (f" · Cause: {safe(a.cause)}" if a.cause else ""))
     if a.response_count > 1:
         lines.append(f"{a.response_count} answers in this follow-up")
     lines.append(earlier_line(a))

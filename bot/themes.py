@@ -1,8 +1,9 @@
-"""Themes of detractor comments: a keyword taxonomy, counted by the database.
+"""The first round's keyword taxonomy: its JSON/TOML file format and the word-start keyword rule.
 
-The taxonomy is seeded with the reasons detractors give most often (pushy sales, website/UX,
-support, implementation/logistics, product under-delivers, price, bugs). A user can change it with
-a JSON or TOML file named by `NPSBOT_THEMES_FILE`:
+Themes are now chosen by meaning (bot/theme_assign.py, docs/themes.md). This module remains for
+two things: reading the first round's keyword files, which `NPSBOT_THEMES_FILE` may still name
+(bot/theme_catalog.py turns them into themes), and the keyword rule that lets a theme file's
+keywords win outright. The file format:
 
     replace = false            # true: use only the themes below; false: change/add to the seeds
     [themes]
@@ -11,9 +12,8 @@ a JSON or TOML file named by `NPSBOT_THEMES_FILE`:
     "Bugs" = []                # an empty list removes a seeded theme
 
 A keyword matches at the start of a word, case-insensitively: `bug` matches "bug", "bugs" and
-"buggy" but not "debug"; a keyword may hold several words (`sales rep`). One comment can carry
-several themes. Matching runs in SQL (`LIKE` on the comment padded with spaces and with common
-punctuation turned into spaces), so the digest never loads the week's comments into Python.
+"buggy" but not "debug"; a keyword may hold several words (`sales rep`). The SQL form of the rule
+(`padded_comment`, `matches`) is kept for tools that count keyword hits in the database.
 """
 
 from __future__ import annotations

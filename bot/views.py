@@ -66,6 +66,9 @@ class AlertView:
     escalated: bool = False
     owner_user_id: str | None = None
     owner_name: str | None = None
+    theme: str | None = None  # of the comment shown; None: no theme fits (or no comment)
+    cause: str | None = None  # root cause named on close
+    theme_options: tuple[str, ...] = ()  # the themes in force: the alert's theme select, close causes
 
     @property
     def claimant_user_id(self) -> str | None:

@@ -64,6 +64,9 @@ class Response(SQLModel, table=True):
     arr: float | None = None
     tags: dict | None = Field(default=None, sa_column=Column(JSON))
     followup_id: int | None = Field(default=None, foreign_key="followup.id", index=True)
+    # The detractor comment's theme (bot/theme_assign.py) and who chose it: model, keyword or person.
+    theme: str | None = Field(default=None, max_length=80)
+    theme_source: str | None = Field(default=None, max_length=10)
 
 
 class FollowUp(SQLModel, table=True):
@@ -99,6 +102,8 @@ class FollowUp(SQLModel, table=True):
     close_reminded_at: datetime | None = Field(default=None, sa_column=utc_column())
     # No reminders or escalation before this (bot/snooze.py).
     snoozed_until: datetime | None = Field(default=None, sa_column=utc_column())
+    # Root cause named on close (a theme name), for the digest's causes of closed follow-ups.
+    cause: str | None = Field(default=None, max_length=80)
 
 
 class Event(SQLModel, table=True):
@@ -216,4 +221,25 @@ class Escalation(SQLModel, table=True):
     subscription_id: int = Field(foreign_key="subscription.id")
     platform: str = Field(max_length=20)
     channel_id: str = Field(max_length=300)
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class ThemeExample(SQLModel, table=True):
+    """A comment a person filed under a theme by hand: a labelled example for later assignments."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    theme: str = Field(max_length=80, index=True)
+    text: str
+    response_id: int | None = Field(default=None, unique=True)
+    actor_name: str = Field(max_length=200)
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class ThemeAdded(SQLModel, table=True):
+    """A theme added from the digest's proposals (**Add theme**), after those of the theme file."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=80, unique=True)
+    description: str
+    created_by: str = Field(max_length=200)
     created_at: datetime = Field(sa_column=utc_column(nullable=False))

@@ -143,12 +143,15 @@ def alert_fields(a: AlertView) -> list[dict]:
         f"Owner: {(c.owner if c and c.owner else None) or '—'}",
         f"Earlier scores: {earlier(a)}",
         f"Answered: {when(a.submitted_at)}" + (f" via {a.source}" if a.source else ""),
+        f"Theme: {a.theme or 'none'}" + (f" · Cause: {a.cause}" if a.cause else ""),
     ]
     return [{"type": "plain_text", "text": clip(escape(f), FIELD_MAX) or " ", "emoji": False} for f in fields]
 
 
 def action_buttons(a: AlertView) -> dict:
-    elements = [button(v, a.number, primary=(v == Verb.CLAIM)) for v in a.actions]
+    from handlers.slack.theme_blocks import theme_select  # it builds on this module
+
+    elements = [button(v, a.number, primary=(v == Verb.CLAIM)) for v in a.actions] + theme_select(a)
     if a.status != "closed":
         elements.append(snooze_menu(a))
     return {"type": "actions", "block_id": f"nps_actions_{a.number}", "elements": elements}
@@ -347,7 +350,8 @@ def note_modal(number: int, *, channel: str | None, home: bool = False) -> dict:
     }
 
 
-def close_modal(number: int, *, channel: str | None, home: bool = False) -> dict:
+def close_modal(number: int, *, channel: str | None, home: bool = False, causes: tuple[str, ...] = (),
+                cause: str | None = None) -> dict:
     options = [{"text": {"type": "plain_text", "text": label}, "value": o.value}
                for o, label in OUTCOME_LABELS.items()]
     return {
@@ -360,8 +364,22 @@ def close_modal(number: int, *, channel: str | None, home: bool = False) -> dict
              "element": {"type": "static_select", "action_id": "value", "options": options,
                          "initial_option": options[0]}},
             _note_input(True, "Note (optional)"),
-        ],
+        ] + cause_input(causes, cause),
     }
+
+
+def cause_input(causes: tuple[str, ...], cause: str | None) -> list[dict]:
+    """The close modal's cause: the themes, prefilled with the follow-up's theme."""
+    from handlers.slack.theme_blocks import theme_option
+
+    if not causes:
+        return []
+    options = [theme_option(name, name) for name in causes[:100]]
+    element: dict = {"type": "static_select", "action_id": "value", "options": options}
+    if cause in causes[:100]:
+        element["initial_option"] = theme_option(cause, cause)
+    return [{"type": "input", "block_id": "cause", "optional": True,
+             "label": {"type": "plain_text", "text": "Cause"}, "element": element}]
 
 
 def thread_text(text: str) -> str:

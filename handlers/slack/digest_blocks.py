@@ -13,6 +13,7 @@ from typing import Any
 from bot.digest import DigestView, duration, overdue_text, segment_figure
 from bot.nps import format_nps
 from bot.textview import money
+from handlers.slack import theme_blocks
 from handlers.slack.blocks import FIELD_MAX, HEADER_MAX, MESSAGE_BLOCKS, TEXT_MAX, clip, escape
 
 SEGMENT_FIELDS = 10  # a section holds at most 10 fields
@@ -84,13 +85,13 @@ def _theme_blocks(d) -> list[dict]:
         return [_section(_md(f"{head}\nNo detractor comments this week."))]
     blocks = [_section(_md(head))]
     for t in d.themes:
-        elements = [_plain(f"{t.name} · {t.count:,} ({t.share:.0%})")]
+        elements = [_plain(theme_blocks.theme_line(t))]
         if t.example:
             elements.append(_plain(f"“{t.example}”"))
         blocks.append(_context(*elements))
     if d.uncategorised:
         blocks.append(_context(_md(f"Other · {d.uncategorised:,}")))
-    return blocks
+    return blocks + theme_blocks.proposal_blocks(d)
 
 
 def _loop_blocks(d) -> list[dict]:

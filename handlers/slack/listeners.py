@@ -26,7 +26,7 @@ from bot.actors import Actor, Place
 from bot.commands import Command, Verb, parse_command, reaction_command
 from bot.errors import CommandError
 from bot.views import HelpView, Notice
-from handlers.slack import blocks
+from handlers.slack import blocks, theme_blocks
 from storage.db import session_scope
 from storage.models import Outcome, SeenEvent
 
@@ -231,9 +231,12 @@ class SlackDoor:
         user_id = body["user"]["id"]
         if verb in (Verb.NOTE, Verb.CLOSE):
             # trigger_id expires 3 s after the click: open the modal before any other work.
-            modal = blocks.note_modal if verb == Verb.NOTE else blocks.close_modal
-            await client.views_open(trigger_id=body["trigger_id"],
-                                    view=modal(number, channel=channel, home=from_home))
+            if verb == Verb.NOTE:
+                view = blocks.note_modal(number, channel=channel, home=from_home)
+            else:
+                causes, cause = await self.work(theme_blocks.cause_choices, self.rt, number)
+                view = blocks.close_modal(number, channel=channel, home=from_home, causes=causes, cause=cause)
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
             return
         actor = self.actor_of(body["user"])
         try:
@@ -289,7 +292,8 @@ class SlackDoor:
             except ValueError:
                 await ack(response_action="errors", errors={"outcome": "Pick one of the outcomes."})
                 return
-            command = Command(Verb.CLOSE, number=number, outcome=outcome, text=note or None)
+            command = Command(Verb.CLOSE, number=number, outcome=outcome, text=note or None,
+                              extra=theme_blocks.cause_from(values))
             error_block = "outcome"
         user_id = body["user"]["id"]
         actor = self.actor_of(body["user"])
@@ -368,4 +372,5 @@ def register(app: AsyncApp, services, session: Callable[[], aiohttp.ClientSessio
     app.view_submission(re.compile(rf"^({blocks.NOTE_CALLBACK}|{blocks.CLOSE_CALLBACK})$"))(door.on_submit)
     app.event("reaction_added")(door.on_reaction)
     app.event("app_home_opened")(door.on_home_opened)
+    theme_blocks.register(app, door)
     return door

@@ -35,7 +35,7 @@ from bot.commands import Command, Verb, parse_command, reaction_command
 from bot.dispatch import Dispatcher
 from bot.errors import CommandError
 from bot.views import AlertView, HelpView, Notice
-from handlers.teams import cards
+from handlers.teams import cards, theme_cards
 from handlers.teams.conversations import ConversationStore, base_conversation_id, member_key, user_key
 from storage.models import Outcome
 
@@ -57,7 +57,7 @@ REACTIONS: dict[str, str] = {
     "2611": "white_check_mark",  # ☑️
 }
 CARD_VERBS = {"claim": Verb.CLAIM, "note": Verb.NOTE, "close": Verb.CLOSE, "reopen": Verb.REOPEN,
-              "show": Verb.SHOW, "snooze": Verb.SNOOZE}
+              "show": Verb.SHOW, "snooze": Verb.SNOOZE, "theme": Verb.THEME}
 _AT_TAG = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _LEADING_NPS = re.compile(r"^/?nps\b[\s:,]*", re.IGNORECASE)
 WELCOME = ("Hi, I'm npsbot. I post NPS detractor alerts here and you follow them up from the card. "
@@ -143,6 +143,8 @@ def command_text(activity: Activity, resolved: dict[str, str] | None = None) -> 
 
 def card_command(data: dict) -> Command | None:
     """The Command a card button stands for: `{"npsbot": "claim", "n": 12, ...inputs}`."""
+    if str(data.get("npsbot", "")) == theme_cards.ADD_VERB:
+        return theme_cards.add_command(data)
     verb = CARD_VERBS.get(str(data.get("npsbot", "")))
     raw = data.get("n")
     if verb is None or raw is None or not str(raw).isdigit():
@@ -159,7 +161,9 @@ def card_command(data: dict) -> Command | None:
         except ValueError:
             raise CommandError("Pick one of the outcomes in the list.") from None
         note = str(data.get(cards.CLOSE_NOTE_INPUT) or "").strip() or None
-        return Command(Verb.CLOSE, number=number, outcome=outcome, text=note)
+        return Command(Verb.CLOSE, number=number, outcome=outcome, text=note, extra=theme_cards.cause_extra(data))
+    if verb == Verb.THEME:
+        return theme_cards.theme_command(number, data)
     if verb == Verb.SNOOZE:
         return parse_command(f"snooze {number} {data.get(cards.SNOOZE_INPUT) or '3d'}")
     return Command(verb, number=number)

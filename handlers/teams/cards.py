@@ -34,6 +34,7 @@ from bot.views import (
     Notice,
     ScoreView,
 )
+from handlers.teams import theme_cards
 from storage.models import Outcome
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -127,6 +128,8 @@ def alert_body(a: AlertView) -> list[dict]:
         body.append(rich(run(f"“{a.comment}”", italic=True)))
     else:
         body.append(rich(run("(no comment)", isSubtle=True, italic=True)))
+    body.append(rich(run(f"Theme: {a.theme or 'none'}" + (f" · Cause: {a.cause}" if a.cause else ""),
+                         isSubtle=True), spacing="None"))
     if a.response_count > 1:
         body.append(text_block(f"{a.response_count} answers in this follow-up", isSubtle=True, spacing="None"))
     body.append(text_block(earlier_line(a), isSubtle=True, spacing="Small"))
@@ -162,6 +165,7 @@ def alert_actions(a: AlertView) -> list[dict]:
                      "choices": [{"title": t, "value": o.value} for o, t in OUTCOME_TITLES.items()]},
                     {"type": "Input.Text", "id": CLOSE_NOTE_INPUT, "label": "Note (optional)",
                      "isMultiline": True, "maxLength": 3000},
+                    *theme_cards.cause_inputs(a),
                 ],
                 "actions": [_execute(f"Close #{n}", "close", n, style="positive")],
             }})
@@ -169,7 +173,7 @@ def alert_actions(a: AlertView) -> list[dict]:
             actions.append(_execute("Reopen", "reopen", n))
     if a.status != "closed":
         actions.append(snooze_action(a))
-    return actions
+    return actions + theme_cards.theme_actions(a)
 
 
 SNOOZE_INPUT = "snooze_for"

@@ -16,6 +16,8 @@ from typing import Any
 from bot.digest import DigestView, duration, overdue_text, segment_figure
 from bot.nps import format_nps
 from bot.textview import money, safe
+from bot.theme_digest import add_command
+from handlers.teams import theme_cards
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.5"
@@ -94,12 +96,22 @@ def _themes(d: DigestView) -> list[dict]:
         out.append(_text("No detractor comments this week.", isSubtle=True))
         return out
     for t in d.themes:
-        inlines = [_run(t.name, weight="Bolder"), _run(f"  {t.count:,} ({t.share:.0%})")]
+        change = f" · {t.change:+d}" if t.change is not None else ""
+        inlines = [_run(t.name, weight="Bolder"), _run(f"  {t.count:,} ({t.share:.0%}){change}")]
         if t.example:
             inlines.append(_run(f"  “{t.example}”", italic=True, isSubtle=True))
         out.append(_rich(*inlines, spacing="Small"))
     if d.uncategorised:
         out.append(_rich(_run("Other", weight="Bolder"), _run(f"  {d.uncategorised:,}"), spacing="Small"))
+    # Proposed themes: the command that adds one, to send as a message to the bot (customer words in runs).
+    for p in d.theme_proposals:
+        out.append(_rich(_run("Proposed theme: ", weight="Bolder"), _run(f"{p.name} · {p.count:,}"),
+                         _run(f"  “{p.example}”" if p.example else "", italic=True, isSubtle=True),
+                         _run(f"  Add it: {add_command(p)}", isSubtle=True), spacing="Small"))
+        out.append({"type": "ActionSet", "actions": [theme_cards.add_theme_action(p)]})
+    if d.causes:
+        out.append(_rich(_run("Causes of closed follow-ups: ", weight="Bolder"),
+                         _run(", ".join(f"{c.name} {c.count:,}" for c in d.causes)), spacing="Small"))
     return out
 
 

@@ -28,7 +28,8 @@ async def test_claim_button_claims_and_the_alert_is_updated_in_place(slack):
     assert update["ts"] == ts
     blocks = json.dumps(update["blocks"])
     assert "*Claimed* by <@U0MARIA>" in blocks
-    assert [b["action_id"] for b in update["blocks"][-1]["elements"]] == ["nps_note", "nps_close", "nps_snooze"]
+    assert [b["action_id"] for b in update["blocks"][-1]["elements"]] == [
+        "nps_note", "nps_close", "nps_theme_select", "nps_snooze"]
     [line] = [p for p in slack.fake.ok_calls("chat.postMessage") if p.get("thread_ts") == ts]
     assert line["text"] == "maria claimed #1."
 
@@ -92,7 +93,7 @@ async def test_close_modal_closes_with_the_outcome_and_a_second_close_is_refused
     await slack.services.worker.drain(timeout=10)
     update = slack.fake.ok_calls("chat.update")[-1]
     assert ":white_check_mark: *Closed* as recovered" in json.dumps(update["blocks"])
-    assert [b["action_id"] for b in update["blocks"][-1]["elements"]] == ["nps_note", "nps_reopen"]
+    assert [b["action_id"] for b in update["blocks"][-1]["elements"]] == ["nps_note", "nps_reopen", "nps_theme_select"]
 
     resp, key = await slack.click("nps_reopen", 1)
     [reply] = await slack.fake.wait_response(key)

@@ -191,7 +191,7 @@ async def test_reactions_claim_and_close(teams, rt):
     await teams.drain()
     closed = card_of(teams.connector.updates()[-1])
     assert "Closed as resolved" in [r["text"] for r in blocks_of(closed, "TextRun")]
-    assert [a["title"] for a in closed["actions"]] == ["Add note", "Reopen"]
+    assert [a["title"] for a in closed["actions"]] == ["Add note", "Reopen", "Theme"]
     # A reaction on a message that is not an alert does nothing.
     await teams.post("message_reaction", ALERT_ID="999", REACTION="like")
 
@@ -215,7 +215,7 @@ async def test_commands_in_a_personal_chat_answer_with_cards(teams):
     teams.connector.clear()
     await teams.post("message_personal", COMMAND="show 1")
     detail = card_of(teams.connector.replies(PERSONAL)[0])
-    assert [a["title"] for a in detail["actions"]] == ["Claim", "Add note", "Close", "Snooze"]
+    assert [a["title"] for a in detail["actions"]] == ["Claim", "Add note", "Close", "Snooze", "Theme"]
     assert any(r["text"] == INJECTION for r in blocks_of(detail, "TextRun"))
     teams.connector.clear()
     await teams.post("message_personal", COMMAND="frobnicate")
@@ -356,9 +356,9 @@ async def test_execute_note_close_and_reopen(teams, rt):
     noted = await execute("note", "Save note", note_text="Spoke to the CFO")
     assert "Spoke to the CFO" in [r["text"] for r in blocks_of(noted["value"], "TextRun")]
     closed = await execute("close", "Close #1", close_outcome="churned", close_note="")
-    assert [a["title"] for a in closed["value"]["actions"]] == ["Add note", "Reopen"]
+    assert [a["title"] for a in closed["value"]["actions"]] == ["Add note", "Reopen", "Theme"]
     reopened = await execute("reopen", "Reopen")
-    assert [a["title"] for a in reopened["value"]["actions"]] == ["Claim", "Add note", "Close", "Snooze"]
+    assert [a["title"] for a in reopened["value"]["actions"]] == ["Claim", "Add note", "Close", "Snooze", "Theme"]
     with read_scope(rt.engine) as s:
         assert s.get(FollowUp, 1).status == "open"
     await teams.drain()

@@ -102,7 +102,7 @@ async def test_escalation_to_a_teams_channel_the_bot_is_in(teams, rt):
     [post] = teams.connector.posts(LEADS)
     card = card_of(post)
     assert " · ESCALATED" in [r["text"] for r in blocks_of(card, "TextRun")]
-    assert [a["title"] for a in card["actions"]] == ["Claim", "Add note", "Close", "Snooze"]
+    assert [a["title"] for a in card["actions"]] == ["Claim", "Add note", "Close", "Snooze", "Theme"]
     assert await command(teams, "escalate off") == "Escalation from this channel is off."
 
 
