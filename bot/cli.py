@@ -65,6 +65,9 @@ def serve(
     from bot.app import build_app
 
     settings = _settings()
+    for problem in settings.mail_problems()[:1]:  # the customer loop by e-mail (bot/config.py)
+        err.print(f"Configuration error: {problem}", markup=False)
+        raise typer.Exit(2)
     logs.configure()
     services = _services(settings)
     mounted = [name for name, on in (("slack", settings.slack_enabled), ("teams", settings.teams_enabled)) if on]

@@ -88,6 +88,9 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
         ).all()
         for cid, at, score, fid in rows:
             earlier.setdefault(cid, []).append((fid, ScorePoint(as_utc(at), score)))  # type: ignore[arg-type]
+    from bot.mail.facts import loop_facts
+
+    mail_facts = loop_facts(session, ids)
     views = []
     for f in followups:
         r = responses.get(f.latest_response_id)
@@ -120,7 +123,9 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
             claimed_at=as_utc(f.claimed_at),
             closed_at=as_utc(f.closed_at),
             overdue=is_overdue(f, now, settings),
-            actions=actions_for(f.status),
+            actions=actions_for(f.status) + ((Verb.EMAIL,) if settings.mail_enabled else ()),
+            contacted_at=mail_facts[f.id][0],
+            resurvey_score=mail_facts[f.id][1],
         ))
     return views
 

@@ -60,6 +60,9 @@ class AlertView:
     closed_at: datetime | None
     overdue: bool = False
     actions: tuple[Verb, ...] = ()
+    # The customer loop by e-mail (bot/mail): last contact, and the re-survey answer.
+    contacted_at: datetime | None = None
+    resurvey_score: int | None = None
 
     @property
     def claimant_user_id(self) -> str | None:
