@@ -136,10 +136,11 @@ def _record(rt: Runtime, number: int, customer_id: int, score: int) -> Answer:
             comment = None
             text = f"{score}/10"
         else:
+            before = existing.score
             session.execute(update(Response).where(Response.id == existing.id).values(
                 score=score, category=classify(score).value, submitted_at=now, received_at=now))
             response_id, comment = existing.id, existing.comment
-            text = f"{score}/10 (changed from {existing.score})"
+            text = f"{score}/10 (changed from {before})"
         session.execute(update(Resurvey).where(Resurvey.id == survey.id).values(
             status="answered", answered_at=now, response_id=response_id))
         session.execute(insert(Event).values(followup_id=number, at=now, actor_id=f"customer:{customer.external_id}",
