@@ -18,6 +18,10 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 from bot.config import Settings
 
 BUILTIN = Path(__file__).parent / "templates"
+# The editable text the Email customer forms start with (Slack modal, Teams card).
+EMAIL_PREFILL = ("Thank you for your feedback, and I'm sorry we let you down. I'd like to understand "
+                 "what happened and put it right: could you tell me a bit more, or suggest a good time "
+                 "for a call?")
 
 
 @lru_cache(maxsize=8)

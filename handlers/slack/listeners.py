@@ -218,9 +218,10 @@ class SlackDoor:
             return
         channel, from_home = self._origin(body)
         user_id = body["user"]["id"]
-        if verb in (Verb.NOTE, Verb.CLOSE):
+        if verb in (Verb.NOTE, Verb.CLOSE, Verb.EMAIL):
             # trigger_id expires 3 s after the click: open the modal before any other work.
-            modal = blocks.note_modal if verb == Verb.NOTE else blocks.close_modal
+            modal = {Verb.NOTE: blocks.note_modal, Verb.CLOSE: blocks.close_modal,
+                     Verb.EMAIL: blocks.email_modal}[verb]
             await client.views_open(trigger_id=body["trigger_id"],
                                     view=modal(number, channel=channel, home=from_home))
             return
@@ -247,7 +248,12 @@ class SlackDoor:
         values = (view.get("state") or {}).get("values") or {}
         note = (((values.get("note") or {}).get("text") or {}).get("value") or "").strip()
         number = meta["n"]
-        if view.get("callback_id") == blocks.NOTE_CALLBACK:
+        if view.get("callback_id") == blocks.EMAIL_CALLBACK:
+            if not note:
+                await ack(response_action="errors", errors={"note": "The e-mail needs some text."})
+                return
+            command, error_block = Command(Verb.EMAIL, number=number, text=note), "note"
+        elif view.get("callback_id") == blocks.NOTE_CALLBACK:
             if not note:
                 await ack(response_action="errors", errors={"note": "A note needs some text."})
                 return
@@ -333,8 +339,9 @@ def register(app: AsyncApp, services, session: Callable[[], aiohttp.ClientSessio
     app.use(note_arrival)
     # Any slash command routed here is ours, so a workspace may rename /nps (e.g. /nps-staging).
     app.command(re.compile(r"^/"))(door.on_command)
-    app.action(re.compile(r"^nps_(claim|reopen|note|close)$"))(door.on_button)
-    app.view_submission(re.compile(rf"^({blocks.NOTE_CALLBACK}|{blocks.CLOSE_CALLBACK})$"))(door.on_submit)
+    app.action(re.compile(r"^nps_(claim|reopen|note|close|email)$"))(door.on_button)
+    app.view_submission(re.compile(rf"^({blocks.NOTE_CALLBACK}|{blocks.CLOSE_CALLBACK}|{blocks.EMAIL_CALLBACK})$"))(
+        door.on_submit)
     app.event("reaction_added")(door.on_reaction)
     app.event("app_home_opened")(door.on_home_opened)
     return door

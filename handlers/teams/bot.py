@@ -57,7 +57,7 @@ REACTIONS: dict[str, str] = {
     "2611": "white_check_mark",  # ☑️
 }
 CARD_VERBS = {"claim": Verb.CLAIM, "note": Verb.NOTE, "close": Verb.CLOSE, "reopen": Verb.REOPEN,
-              "show": Verb.SHOW}
+              "show": Verb.SHOW, "email": Verb.EMAIL}
 _AT_TAG = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _LEADING_NPS = re.compile(r"^/?nps\b[\s:,]*", re.IGNORECASE)
 WELCOME = ("Hi, I'm npsbot. I post NPS detractor alerts here and you follow them up from the card. "
@@ -160,6 +160,11 @@ def card_command(data: dict) -> Command | None:
             raise CommandError("Pick one of the outcomes in the list.") from None
         note = str(data.get(cards.CLOSE_NOTE_INPUT) or "").strip() or None
         return Command(Verb.CLOSE, number=number, outcome=outcome, text=note)
+    if verb == Verb.EMAIL:
+        text = str(data.get(cards.EMAIL_INPUT) or "").strip()
+        if not text:
+            raise CommandError("Write the e-mail in the box first, then Send e-mail.")
+        return Command(Verb.EMAIL, number=number, text=text)
     return Command(verb, number=number)
 
 
