@@ -59,9 +59,9 @@ class ImapPoller:
 
     async def close(self) -> None:
         client, self.client = self.client, None
-        if client is not None:
+        if client is not None and client.protocol.state != "LOGOUT":
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.logout(), 5)
+                await asyncio.wait_for(client.logout(), 2)
 
     async def poll_once(self) -> int:
         """Fetch, store and flag every unseen message; returns how many were handed on."""
@@ -92,9 +92,14 @@ class ImapPoller:
         if client is not None and client.has_capability("IDLE"):
             idle = await client.idle_start(timeout=self.wait)
             try:
-                await client.wait_server_push(timeout=self.wait)
+                pushed = await client.wait_server_push(timeout=self.wait)
             except TimeoutError:
-                pass
+                pushed = []
+            lines = pushed if isinstance(pushed, list) else [pushed]
+            if any(b"BYE" in bytes(line)[:16] for line in lines if isinstance(line, bytes | bytearray)) \
+                    or client.protocol.state == "LOGOUT":
+                # The server is going away (shutdown, kick, idle timeout): reconnect now.
+                raise ConnectionError("IMAP server closed the connection")
             client.idle_done()
             await asyncio.wait_for(idle, 10)
         else:
