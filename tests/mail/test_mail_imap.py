@@ -13,8 +13,8 @@ import pytest
 
 from handlers.mail.imap import ImapPoller
 from tests.mail.conftest import free_port
-from tests.mail.test_mail_faults import email_and_drain
 from tests.mail.helpers import reply_to
+from tests.mail.test_mail_faults import email_and_drain
 from tests.mail.test_mail_loop import open_followup
 
 pytestmark = pytest.mark.imap
