@@ -66,7 +66,7 @@ def serve(
 
     settings = _settings()
     for problem in settings.mail_problems()[:1]:  # the customer loop by e-mail (bot/config.py)
-        err.print(f"Configuration error: {problem}", markup=False)
+        err.print(f"Configuration error: {problem}", markup=False, soft_wrap=True)
         raise typer.Exit(2)
     logs.configure()
     services = _services(settings)
