@@ -38,12 +38,15 @@ class MailSink:
         self.messages: list[EmailMessage] = []
         self.refuse = 0
         self.stall = 0.0
+        self.reject = False  # answer 550: a permanent refusal
         self.attempts = 0
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
         with self.lock:
             self.attempts += 1
+            if self.reject:
+                return "550 5.1.1 mailbox unavailable"
             if self.refuse > 0:
                 self.refuse -= 1
                 return "451 4.3.0 try again later"

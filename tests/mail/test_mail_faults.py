@@ -37,6 +37,14 @@ async def test_a_refusing_mail_server_delays_the_email_and_never_doubles_it(loop
     assert smtp.messages[0]["Message-ID"] == row.payload["message_id"]  # chosen before the first try
 
 
+async def test_a_permanent_refusal_is_not_retried(loop, smtp, clock):
+    await open_followup(loop)
+    smtp.reject = True
+    await email_and_drain(loop, clock)
+    [row] = outbox_rows(loop)
+    assert smtp.attempts == 1 and row.status == "dead" and "550" in row.last_error
+
+
 async def test_a_stalling_mail_server_times_out_and_the_retry_reuses_the_message_id(mail_settings, smtp, clock):
     from tests.mail.conftest import Loop
 

@@ -102,3 +102,24 @@ async def test_the_poller_uses_idle_and_reconnects_after_the_server_drops(loop, 
     await loop.drain()
     assert [t for t in loop.thread() if t.startswith("✉ Reply")] == [
         "✉ Reply from Acme Corp: First answer", "✉ Reply from Acme Corp: Second answer"]
+
+
+async def test_npsbot_serve_polls_the_mailbox_in_the_background(mail_settings, smtp, clock, dovecot):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from bot.app import build_app, build_runtime, build_services
+    from handlers.shell import ShellNotifier
+    from tests.conftest import serve
+    from tests.mail.conftest import Loop
+
+    rt = build_runtime(mail_settings(NPSBOT_IMAP_URL=dovecot.url, NPSBOT_IMAP_POLL_SECONDS="0.3"), clock=clock)
+    services = build_services(rt, {"shell": ShellNotifier(Console(file=StringIO()))})
+    async with serve(build_app(services, run_workers=True)) as http:  # worker, scheduler, IMAP poller
+        loop = Loop(services, http, None)
+        await open_followup(loop)
+        await email_and_drain(loop, clock)
+        await dovecot.deliver(reply_to(smtp.messages[-1], "Seen by the background poller"))
+        await wait_until(lambda: "✉ Reply from Acme Corp: Seen by the background poller" in loop.thread())
+    rt.engine.dispose()
