@@ -75,7 +75,8 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
     customers = {c.id: c for c in session.execute(
         select(Customer).where(Customer.id.in_(customer_ids))).scalars()} if customer_ids else {}
     counts = dict(session.execute(
-        select(Response.followup_id, func.count()).where(Response.followup_id.in_(ids))
+        select(Response.followup_id, func.count()).where(Response.followup_id.in_(ids),
+                                                         Response.source != "resurvey")  # shown on its own
         .group_by(Response.followup_id)
     ).all())
     earlier: dict[int, list[ScorePoint]] = {}

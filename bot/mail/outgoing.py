@@ -63,7 +63,7 @@ def queue_email(session: Session, *, now: datetime, number: int, to: str, kind: 
 def email_customer(rt: Runtime, number: int, text: str, actor: Actor) -> AlertView:
     """E-mail the customer of #number as `actor`; refused (NpsError) with the reason when it can't be."""
     settings = rt.settings
-    if not settings.mail_enabled:
+    if not settings.mail_enabled or not settings.mail_from:
         raise NpsError("E-mail is off: set NPSBOT_SMTP_URL and NPSBOT_MAIL_FROM to write to customers.")
     text = (text or "").strip()
     if not text:

@@ -50,6 +50,7 @@ class RecoveryView:
     answered: int = 0
     arr_recovered: float = 0.0
     staff_recovered: int = 0
+    unmatched: int = 0  # customer e-mails of the last 7 days that matched no follow-up
 
     @property
     def recovered(self) -> int:
@@ -98,10 +99,14 @@ def recovery(session: Session, end: datetime, segment: str | None = None) -> Rec
     # Only the contacted follow-ups' two timestamps are read, for the median.
     waits = [as_utc(c) - as_utc(o) for o, c in session.execute(
         select(cohort.c.opened_at, cohort.c.contacted_at).where(contacted)).all()]
+    unmatched = session.execute(select(func.count()).where(
+        MailMessage.direction == "in", MailMessage.kind == "unmatched",
+        MailMessage.at >= end - timedelta(days=7), MailMessage.at < end)).scalar_one()
     return RecoveryView(
         cohort=groups[True].followups + groups[False].followups, contacted=groups[True],
         not_contacted=groups[False], median_to_contact=median(waits) if waits else None,
-        resurveyed=resurveyed, answered=answered, arr_recovered=arr, staff_recovered=staff)
+        resurveyed=resurveyed, answered=answered, arr_recovered=arr, staff_recovered=staff,
+        unmatched=unmatched)
 
 
 def _rate(g: Group) -> str:
@@ -110,8 +115,10 @@ def _rate(g: Group) -> str:
 
 def recovery_lines(r: RecoveryView, *, money, duration) -> list[str]:
     """The digest's recovery section as text lines (headline figures, then the definitions)."""
+    kept = ([f"  {r.unmatched:,} e-mail{'s' if r.unmatched != 1 else ''} this week matched no follow-up "
+             "(kept aside, table mailmessage)"] if r.unmatched else [])
     if not r.cohort:
-        return ["Recovery (90-day cohort): no follow-ups opened."]
+        return ["Recovery (90-day cohort): no follow-ups opened.", *kept]
     c, n = r.contacted, r.not_contacted
     lines = [
         f"Recovery (follow-ups opened in the last 90 days: {r.cohort:,}):",
@@ -121,5 +128,6 @@ def recovery_lines(r: RecoveryView, *, money, duration) -> list[str]:
         f"  Recovered {r.recovered:,} of {r.measured:,} with a next score · contacted {_rate(c)} · "
         f"not contacted {_rate(n)}",
         f"  ARR of recovered customers {money(r.arr_recovered)} · staff said recovered: {r.staff_recovered:,}",
+        *kept,
     ]
     return lines + [f"  · {d}" for d in DEFINITIONS]

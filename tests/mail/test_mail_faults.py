@@ -204,6 +204,11 @@ async def test_unmatched_mail_is_kept_and_counted_and_duplicates_are_stored_once
     assert (await again.json())["outcome"] == "duplicate"
     metrics = await (await loop.http.get("/metrics")).text()
     assert 'npsbot_mail_received_total{outcome="unmatched"}' in metrics
+    from bot.digest import build_digest
+
+    loop.rt.clock.advance(minutes=1)
+    digest = build_digest(loop.rt, period_end=loop.rt.clock.now(), with_chart=False).as_text()
+    assert "1 e-mail this week matched no follow-up (kept aside" in digest
 
 
 async def test_a_subject_tag_matches_when_headers_were_lost(loop, smtp, clock):

@@ -66,6 +66,7 @@ async def test_the_whole_loop_from_alert_to_recovery(loop, smtp, clock):
     answers = shown.split("Answers:")[1].split("Trail")[0]
     assert "re-surveyed: 10" in shown and "10/10" in answers and "9/10" not in answers
     assert "re-survey answer: 10/10 (changed from 9)" in shown
+    assert "answers in this follow-up" not in shown  # the re-survey is shown on its own line
 
     clock.advance(hours=1)
     digest = build_digest(loop.rt, period_end=clock.now(), with_chart=False).as_text()
