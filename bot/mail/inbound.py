@@ -94,9 +94,9 @@ def _body(msg: EmailMessage) -> tuple[str, str | None]:
         part, depth = stack.pop()
         count += 1
         if count > MAX_PARTS:
-            return (plain or "") or "", f"more than {MAX_PARTS} MIME parts"
+            return plain or "", f"more than {MAX_PARTS} MIME parts"
         if depth > MAX_DEPTH:
-            return (plain or "") or "", f"MIME parts nested deeper than {MAX_DEPTH}"
+            return plain or "", f"MIME parts nested deeper than {MAX_DEPTH}"
         if part.is_multipart():
             children = part.get_payload()
             if isinstance(children, list):

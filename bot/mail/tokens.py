@@ -5,7 +5,7 @@ Timestamps come from the runtime clock, so expiry is testable without sleeping.
 
 from __future__ import annotations
 
-from itsdangerous import BadData, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from bot.errors import NpsError
 from bot.runtime import Runtime
@@ -15,7 +15,15 @@ UNSUBSCRIBE_MAX_AGE = 400 * 86400
 
 
 class BadToken(NpsError):
-    """A link that was forged, altered or has expired."""
+    """A link that was forged or altered (or names nothing we know)."""
+
+    status = 404
+
+
+class ExpiredToken(BadToken):
+    """A genuine link past its 30 days."""
+
+    status = 410
 
 
 def _serializer(rt: Runtime, salt: str) -> URLSafeTimedSerializer:
@@ -63,9 +71,10 @@ def check_csrf(rt: Runtime, token: str, value: str) -> bool:
 def _load(rt: Runtime, salt: str, token: str, max_age: int) -> dict:
     try:
         data = _serializer(rt, salt).loads(token, max_age=max_age)
-    except BadData as exc:
-        expired = type(exc).__name__ == "SignatureExpired"
-        raise BadToken("This link has expired." if expired else "This link is not valid.") from None
+    except SignatureExpired:
+        raise ExpiredToken("This link has expired.") from None
+    except BadData:
+        raise BadToken("This link is not valid.") from None
     if not isinstance(data, dict):
         raise BadToken("This link is not valid.")
     return data

@@ -33,8 +33,8 @@ def page(status: int = 200, **context) -> web.Response:
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8", headers=HEADERS)
 
 
-def refused(exc: BadToken, status: int = 404) -> web.Response:
-    return page(status, title="This link does not work", lines=[exc.message, "Nothing was recorded."])
+def refused(exc: BadToken, status: int | None = None) -> web.Response:
+    return page(status or exc.status, title="This link does not work", lines=[exc.message, "Nothing was recorded."])
 
 
 def _cross_site(request: web.Request) -> bool:
@@ -60,7 +60,7 @@ def mount(app: web.Application, services) -> None:
         try:
             result = await asyncio.to_thread(record_answer, rt, token, int(raw_score))
         except BadToken as exc:
-            return refused(exc, 410 if "expired" in exc.message else 404)
+            return refused(exc)
         return answered(token, result.score, result.customer, result.comment)
 
     async def comment(request: web.Request) -> web.Response:
@@ -74,7 +74,7 @@ def mount(app: web.Application, services) -> None:
         try:
             result = await asyncio.to_thread(add_comment, rt, token, str(form.get("comment", "")))
         except BadToken as exc:
-            return refused(exc, 410 if "expired" in exc.message else 404)
+            return refused(exc)
         return answered(token, result.score, result.customer, result.comment, thanked=True)
 
     async def unsubscribe_form(request: web.Request) -> web.Response:

@@ -5,12 +5,17 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from io import StringIO
 
+from rich.console import Console
 from sqlalchemy import select
 
-from bot.app import build_runtime, build_services
+from bot.app import build_app, build_runtime, build_services
+from handlers.shell import ShellNotifier
 from storage.db import read_scope
 from storage.models import MailMessage, Outbox
+from tests.conftest import serve
+from tests.mail.conftest import Loop
 from tests.mail.helpers import TOKEN, post_mail, reply_to
 from tests.mail.test_mail_loop import open_followup
 
@@ -46,17 +51,7 @@ async def test_a_permanent_refusal_is_not_retried(loop, smtp, clock):
 
 
 async def test_a_stalling_mail_server_times_out_and_the_retry_reuses_the_message_id(mail_settings, smtp, clock):
-    from tests.mail.conftest import Loop
-
     rt = build_runtime(mail_settings(NPSBOT_SMTP_TIMEOUT="0.4"), clock=clock)
-    from io import StringIO
-
-    from rich.console import Console
-
-    from bot.app import build_app
-    from handlers.shell import ShellNotifier
-    from tests.conftest import serve
-
     services = build_services(rt, {"shell": ShellNotifier(Console(file=StringIO()))})
     async with serve(build_app(services, run_workers=False)) as http:
         loop = Loop(services, http, None)
