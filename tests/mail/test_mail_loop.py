@@ -149,3 +149,24 @@ async def test_no_customer_is_resurveyed_twice_within_90_days(loop, smtp, clock)
     loop.say("close 2 resolved")
     clock.advance(days=30, hours=1)
     assert run_due(loop.rt) == 0  # same customer, asked 30 days ago
+
+
+async def test_two_replicas_schedulers_resurvey_once(loop, smtp, clock):
+    import asyncio
+
+    from bot.app import build_runtime
+    from bot.scheduler import DigestScheduler
+
+    await open_followup(loop)
+    loop.say("close 1 resolved")
+    clock.advance(days=30, hours=1)
+    other = build_runtime(loop.rt.settings, clock=clock, migrate=False)
+    first, second = DigestScheduler(loop.rt), DigestScheduler(other)
+    await asyncio.gather(first.sync(), second.sync())
+    sent = await asyncio.gather(first.resurvey(), second.resurvey(), first.resurvey())
+    assert sum(sent) == 1
+    await loop.drain()
+    assert [str(m["Subject"]) for m in smtp.messages] == ["A quick question [#1]"]
+    await first.stop()
+    await second.stop()
+    other.engine.dispose()
