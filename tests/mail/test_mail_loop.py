@@ -170,3 +170,51 @@ async def test_two_replicas_schedulers_resurvey_once(loop, smtp, clock):
     await first.stop()
     await second.stop()
     other.engine.dispose()
+
+
+async def test_an_unsubscribed_customer_is_not_resurveyed(loop, smtp, clock):
+    from sqlalchemy import select
+
+    from bot.mail.tokens import unsubscribe_token
+    from storage.db import read_scope
+    from storage.models import Resurvey
+
+    await open_followup(loop)
+    path = f"/u/{unsubscribe_token(loop.rt, 1)}"
+    csrf = re.search(r'name="csrf" value="([^"]+)"', await (await loop.http.get(path)).text()).group(1)
+    assert (await loop.http.post(path, data={"csrf": csrf})).status == 200
+    loop.say("close 1 resolved")
+    clock.advance(days=30, hours=1)
+    assert run_due(loop.rt) == 0
+    with read_scope(loop.rt.engine) as s:
+        row = s.execute(select(Resurvey)).scalar_one()
+    assert (row.status, row.reason) == ("skipped", "unsubscribed")
+    await loop.drain()
+    assert smtp.messages == []
+
+
+async def test_templates_can_be_replaced_from_a_directory(mail_settings, smtp, clock, tmp_path):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from bot.app import build_app, build_runtime, build_services
+    from handlers.shell import ShellNotifier
+    from tests.conftest import serve
+    from tests.mail.conftest import Loop
+
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "contact.txt").write_text("Dear customer,\n{{ text }}\n-- {{ sender }}, Acme\n")
+    (tmp_path / "tpl" / "contact.html").write_text("<p>Dear customer, {{ text }}</p>")
+    rt = build_runtime(mail_settings(NPSBOT_MAIL_TEMPLATES=str(tmp_path / "tpl")), clock=clock)
+    services = build_services(rt, {"shell": ShellNotifier(Console(file=StringIO()))})
+    async with serve(build_app(services, run_workers=False)) as http:
+        loop = Loop(services, http, None)
+        await open_followup(loop)
+        loop.say("email 1 We fixed <it>.")
+        await loop.drain()
+    [sent] = smtp.messages
+    plain = sent.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert plain.startswith("Dear customer,\nWe fixed <it>.\n-- maria, Acme")
+    assert sent.get_body(("html",)).get_content().strip() == "<p>Dear customer, We fixed &lt;it&gt;.</p>"
+    rt.engine.dispose()
