@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test test-sqlite test-postgres lint serve bench clean
+.PHONY: demo test test-sqlite test-postgres lint serve bench clean imap imap-stop
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,16 @@ bench: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache npsbot-demo.db*
+
+# A throwaway Dovecot IMAP server on 127.0.0.1:14300 (user/password npsbot/npsbot, INBOX) for
+# trying NPSBOT_IMAP_URL=imap://npsbot:npsbot@127.0.0.1:14300/INBOX; the suite starts its own.
+IMAP_DIR ?= /tmp/npsbot-dovecot
+IMAP_PORT ?= 14300
+imap:
+	@command -v dovecot >/dev/null || /usr/sbin/dovecot --version >/dev/null 2>&1 || \
+		{ echo "Install Debian's dovecot-imapd first: apt-get install -y dovecot-imapd"; exit 2; }
+	mkdir -p $(IMAP_DIR) && chmod 755 $(IMAP_DIR)
+	bash scripts/dovecot-test.sh start $(IMAP_DIR)/server $(IMAP_PORT)
+
+imap-stop:
+	bash scripts/dovecot-test.sh stop $(IMAP_DIR)/server

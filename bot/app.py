@@ -51,6 +51,10 @@ def build_services(rt: Runtime, notifiers: dict[str, Notifier] | None = None) ->
     from bot.digest import build_digest_for
 
     worker = DeliveryWorker(rt, dict(notifiers or {}), digest_builder=build_digest_for)
+    if rt.settings.mail_enabled and "email" not in worker.notifiers:
+        from handlers.mail.smtp import SmtpSender
+
+        worker.notifiers["email"] = SmtpSender(rt.settings)
     rt.wake = worker.wake
     return Services(rt=rt, dispatcher=Dispatcher(rt), worker=worker)
 
@@ -94,6 +98,9 @@ def build_app(services: Services, *, with_platforms: bool = True, run_workers: b
     from bot.theme_model import load_model
 
     load_model()
+    from handlers.mail import mount as mount_mail
+
+    mount_mail(app, services)
     settings = services.rt.settings
     if with_platforms and settings.slack_enabled:
         from handlers.slack import mount as mount_slack
@@ -115,7 +122,12 @@ def _background(services: Services):
 
         worker_task = asyncio.create_task(services.worker.run(), name="outbox-worker")
         scheduler = await start_scheduler(services)
+        from handlers.mail.imap import start_imap
+
+        imap = start_imap(services)
         yield
+        if imap is not None:
+            await imap.stop()
         if scheduler is not None:
             await scheduler.stop()
         await services.worker.stop()

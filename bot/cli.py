@@ -37,6 +37,13 @@ def _settings(**overrides) -> Settings:
         raise typer.Exit(2) from None
 
 
+def _mail_check(settings: Settings) -> None:
+    """Stop with one line when the e-mail setup is half done (Settings.mail_problems)."""
+    for problem in settings.mail_problems()[:1]:
+        err.print(f"Configuration error: {problem}", markup=False, soft_wrap=True)
+        raise typer.Exit(2)
+
+
 def _services(settings: Settings):
     from bot.app import build_runtime, build_services
 
@@ -65,6 +72,7 @@ def serve(
     from bot.app import build_app
 
     settings = _settings()
+    _mail_check(settings)
     logs.configure()
     services = _services(settings)
     mounted = [name for name, on in (("slack", settings.slack_enabled), ("teams", settings.teams_enabled)) if on]
@@ -81,6 +89,7 @@ def socket() -> None:
     if not (settings.slack_app_token and settings.slack_bot_token):
         err.print("Socket Mode needs SLACK_APP_TOKEN (xapp-…) and SLACK_BOT_TOKEN (xoxb-…).")
         raise typer.Exit(2)
+    _mail_check(settings)
     logs.configure()
     from bot.theme_model import load_model
     from handlers.slack.socket import run_socket

@@ -45,6 +45,7 @@ class Verb(StrEnum):
     THEME = "theme"
     THEMES = "themes"
     THEMES_ADD = "themes add"
+    EMAIL = "email"
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -63,6 +64,7 @@ HELP_LINES: tuple[tuple[str, str], ...] = (
     ("note N text", "add a note to #N"),
     ("close N [resolved|recovered|unreachable|churned|no-action] [text]", "close #N with an outcome"),
     ("reopen N", "reopen a closed follow-up"),
+    ("email N text", "e-mail the customer of #N; their reply comes back to the alert's thread"),
     ("subscribe alerts [segment=S] [max_score=6]", "post detractor alerts in this channel"),
     ("unsubscribe alerts", "stop alerts in this channel"),
     ("digest now · digest schedule mon 09:00 [Europe/Berlin] · digest off", "this channel's digest"),
@@ -173,6 +175,13 @@ def parse_command(text: str) -> Command:
         return Command(Verb.NOTE, number=number, text=note)
     if word in ("theme", "themes"):
         return parse_theme_command(word, rest)
+    if word == "email":
+        parts = rest.split(None, 1)
+        number = _number(parts[0] if parts else None, word)
+        body = parts[1].strip() if len(parts) > 1 else ""
+        if not body:
+            raise CommandError("`email` needs the text to send, e.g. `email 12 Sorry about the ticket, …`.")
+        return Command(Verb.EMAIL, number=number, text=body)
     if word == "close":
         cause, rest = take_cause(rest)
         parts = rest.split(None, 2)

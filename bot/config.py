@@ -62,6 +62,18 @@ class Settings(BaseSettings):
     slack_post_interval: float = Field(1.0, ge=0, validation_alias="NPSBOT_SLACK_POST_INTERVAL")
     teams_post_interval: float = Field(0.2, ge=0, validation_alias="NPSBOT_TEAMS_POST_INTERVAL")
 
+    # -- the customer loop by e-mail (issue 14; bot/mail/, handlers/mail/) --------------------------
+    smtp_url: SecretStr | None = Field(None, validation_alias="NPSBOT_SMTP_URL")
+    mail_from: str | None = Field(None, validation_alias="NPSBOT_MAIL_FROM")
+    imap_url: SecretStr | None = Field(None, validation_alias="NPSBOT_IMAP_URL")
+    resurvey_days: float = Field(30.0, ge=0, validation_alias="NPSBOT_RESURVEY_DAYS")
+    secret_key: SecretStr | None = Field(None, validation_alias="NPSBOT_SECRET_KEY")
+    # A directory whose contact/resurvey templates replace the built-in ones (bot/mail/templates).
+    mail_templates_dir: str | None = Field(None, validation_alias="NPSBOT_MAIL_TEMPLATES")
+    smtp_timeout: float = Field(20.0, gt=0, validation_alias="NPSBOT_SMTP_TIMEOUT")
+    # Seconds between IMAP polls when the server has no IDLE (and the longest IDLE wait).
+    imap_poll_seconds: float = Field(60.0, gt=0, validation_alias="NPSBOT_IMAP_POLL_SECONDS")
+
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -72,6 +84,28 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @property
+    def mail_enabled(self) -> bool:
+        """E-mail to customers is on when an SMTP server is configured."""
+        return self.smtp_url is not None
+
+    def mail_problems(self) -> list[str]:
+        """What a half-configured mail setup lacks, one line each (checked at `npsbot serve` start)."""
+        problems = []
+        if self.smtp_url and not self.mail_from:
+            problems.append("NPSBOT_SMTP_URL is set but NPSBOT_MAIL_FROM is not: set the sender address")
+        if (self.smtp_url or self.imap_url) and not self.secret_key:
+            problems.append("e-mail is on but NPSBOT_SECRET_KEY is not set: set a long random secret "
+                            "(it signs the links sent to customers)")
+        if self.smtp_url and self.resurvey_days and not self.public_url:
+            problems.append("re-surveys need NPSBOT_PUBLIC_URL (the base of the links in the e-mail); "
+                            "set it, or NPSBOT_RESURVEY_DAYS=0 to turn re-surveys off")
+        if self.smtp_url and not self.smtp_url.get_secret_value().startswith(("smtp://", "smtps://")):
+            problems.append("NPSBOT_SMTP_URL must start with smtp:// or smtps://")
+        if self.imap_url and not self.imap_url.get_secret_value().startswith(("imap://", "imaps://")):
+            problems.append("NPSBOT_IMAP_URL must start with imap:// or imaps://")
+        return problems
 
     @property
     def admins(self) -> frozenset[str]:

@@ -25,6 +25,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 
 from bot import metrics, outbox
 from bot.clock import as_utc
+from bot.mail.outgoing import EMAIL_KIND
 from bot.queries import alert_view
 from bot.runtime import Runtime
 from bot.views import AlertView
@@ -291,6 +292,10 @@ class DeliveryWorker:
                     await notifier.post_thread(job.channel_id, refs[0], payload.get("text", ""))
                     return None
             await notifier.post_text(job.channel_id, payload.get("text", ""))
+            return None
+        if job.kind == EMAIL_KIND:
+            # E-mail (bot/mail): the notifier is the SMTP sender; the payload is the whole message.
+            await notifier.send_email(job.payload or {})
             return None
         if job.kind == outbox.DIGEST_POST:
             if self.digest_builder is None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Float, and_, case, cast, exists, func, literal, or_, select, text
@@ -31,6 +32,7 @@ from bot import outbox, theme_digest
 from bot.chart import WeekPoint, render_trend
 from bot.clock import as_utc
 from bot.errors import NpsError
+from bot.mail.recovery import recovery as mail_recovery
 from bot.nps import Change, NpsSummary, compare, format_nps
 from bot.runtime import Runtime
 from bot.textview import money, safe
@@ -135,6 +137,7 @@ class DigestView:
     chart_png: bytes | None = None
     sla_claim_hours: float = 24.0
     sla_close_days: float = 7.0
+    recovery: Any = None  # bot.mail.recovery.RecoveryView
 
     @property
     def quiet(self) -> bool:
@@ -218,6 +221,10 @@ class DigestView:
         lines = [self.title, f"{self.period_text}, compared with the 7 days before."]
         if self.quiet:
             lines += ["", self.quiet_text]
+            if self.recovery is not None:
+                from bot.mail.recovery import recovery_lines
+
+                lines += ["", *recovery_lines(self.recovery, money=money, duration=duration)]
             return "\n".join(lines)
         lines += ["", f"{self.headline} · change {self.change_text}", self.counts_text]
         if len(self.trend) > 1:
@@ -251,6 +258,10 @@ class DigestView:
                 lines.append(f"    … and {lp.overdue_total - len(lp.overdue):,} more (`open` lists them)")
         else:
             lines.append("  Nothing overdue.")
+        if self.recovery is not None:
+            from bot.mail.recovery import recovery_lines
+
+            lines += ["", *recovery_lines(self.recovery, money=money, duration=duration)]
         return "\n".join(lines)
 
 
@@ -509,6 +520,7 @@ def build_digest(rt: Runtime, *, period_end: datetime, segment: str | None = Non
         weekly = _trend(s, edges, segment)
         current, previous = weekly[-1], weekly[-2]
         loop = _loop(s, start, end, segment, settings.sla_claim_hours, settings.sla_close_days)
+        recovery = mail_recovery(s, end, segment) if settings.mail_enabled else None
         if current.n:
             segs, segs_total = _segments(s, start, end, segment)
             theme_lines, comments, other, proposals, causes = theme_digest.theme_section(
@@ -529,6 +541,7 @@ def build_digest(rt: Runtime, *, period_end: datetime, segment: str | None = Non
         detractor_comments=comments, uncategorised=other, theme_proposals=proposals, causes=causes,
         loop=loop, trend=trend, chart_png=chart,
         sla_claim_hours=settings.sla_claim_hours, sla_close_days=settings.sla_close_days,
+        recovery=recovery,
     )
 
 

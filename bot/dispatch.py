@@ -81,6 +81,11 @@ class Dispatcher:
             case Verb.REOPEN:
                 view = followups.reopen(rt, c.number, actor)
                 return Notice(f"#{c.number} is open again.", alert=view)
+            case Verb.EMAIL:
+                from bot.mail.outgoing import email_customer
+
+                view = email_customer(rt, c.number, c.text or "", actor)
+                return Notice(f"E-mail to the customer of #{c.number} queued.", alert=view)
             case Verb.SUBSCRIBE:
                 return Notice(routing.subscribe(rt, place, actor, c))
             case Verb.SUBSCRIBE_SHOW | Verb.DUTY | Verb.DUTY_SET | Verb.DUTY_OFF | Verb.ESCALATE \

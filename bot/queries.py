@@ -76,7 +76,8 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
     customers = {c.id: c for c in session.execute(
         select(Customer).where(Customer.id.in_(customer_ids))).scalars()} if customer_ids else {}
     counts = dict(session.execute(
-        select(Response.followup_id, func.count()).where(Response.followup_id.in_(ids))
+        select(Response.followup_id, func.count()).where(Response.followup_id.in_(ids),
+                                                         Response.source != "resurvey")  # shown on its own
         .group_by(Response.followup_id)
     ).all())
     earlier: dict[int, list[ScorePoint]] = {}
@@ -94,6 +95,9 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
     from bot.theme_service import themes_in_force  # the themes module reads queries too
 
     theme_options = tuple(t.name for t in themes_in_force(session, settings))
+    from bot.mail.facts import loop_facts
+
+    mail_facts = loop_facts(session, ids)
     views = []
     for f in followups:
         r = responses.get(f.latest_response_id)
@@ -126,7 +130,9 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
             claimed_at=as_utc(f.claimed_at),
             closed_at=as_utc(f.closed_at),
             overdue=is_overdue(f, now, settings),
-            actions=actions_for(f.status),
+            actions=actions_for(f.status) + ((Verb.EMAIL,) if settings.mail_enabled else ()),
+            contacted_at=mail_facts[f.id][0],
+            resurvey_score=mail_facts[f.id][1],
             snoozed_until=as_utc(f.snoozed_until) if f.snoozed_until and as_utc(f.snoozed_until) > now else None,
             escalated=f.id in escalated,
             theme=r.theme if r else None, cause=f.cause, theme_options=theme_options,

@@ -279,6 +279,10 @@ class DigestScheduler:
                                id="npsbot.reminders", replace_existing=True, coalesce=True, max_instances=1,
                                misfire_grace_time=int(self.reminder_seconds),
                                next_run_time=soon + timedelta(seconds=min(5.0, self.reminder_seconds)))
+        self.scheduler.add_job(self.resurvey, IntervalTrigger(seconds=self.reminder_seconds),
+                               id="npsbot.resurvey", replace_existing=True, coalesce=True, max_instances=1,
+                               misfire_grace_time=int(self.reminder_seconds),
+                               next_run_time=soon + timedelta(seconds=min(7.0, self.reminder_seconds)))
 
     async def stop(self) -> None:
         self._stopping = True
@@ -364,6 +368,22 @@ class DigestScheduler:
                 return await asyncio.to_thread(send_reminders, self.rt)
             except Exception:  # noqa: BLE001
                 log.exception("scheduler.reminders_failed")
+                return 0
+
+
+    async def resurvey(self) -> int:
+        """The re-survey job (leader only): e-mail the customers whose re-survey is due (bot/mail)."""
+        if self._stopping:
+            return 0
+        from bot.mail.resurvey import run_due
+
+        async with self._busy:
+            if not self.leader:
+                return 0
+            try:
+                return await asyncio.to_thread(run_due, self.rt)
+            except Exception:  # noqa: BLE001
+                log.exception("scheduler.resurvey_failed")
                 return 0
 
 

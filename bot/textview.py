@@ -86,6 +86,16 @@ def earlier_line(a: AlertView) -> str:
     return "Earlier scores: " + ", ".join(f"{p.score} ({day(p.submitted_at)})" for p in a.earlier_scores)
 
 
+def loop_line(a: AlertView) -> str:
+    """`✉ contacted 2026-11-20 12:00 UTC · re-surveyed: 9` (empty before any e-mail)."""
+    parts = []
+    if a.contacted_at:
+        parts.append(f"✉ contacted {when(a.contacted_at)}")
+    if a.resurvey_score is not None:
+        parts.append(f"re-surveyed: {a.resurvey_score}")
+    return " · ".join(parts)
+
+
 def alert_headline(a: AlertView) -> str:
     return f"#{a.number} · {CATEGORY_ICON.get(a.category, '')} {a.score}/10 {a.category} · {status_line(a)}"
 
@@ -102,6 +112,8 @@ def alert_text(a: AlertView) -> str:
     lines.append(earlier_line(a))
     if a.last_note:
         lines.append(f"Last note: {safe(a.last_note)}")
+    if loop_line(a):
+        lines.append(loop_line(a))
     lines.append("Actions: " + " · ".join(f"{v.value} {a.number}" for v in a.actions))
     return "\n".join(lines)
 
@@ -190,4 +202,5 @@ def reply_text(reply) -> str:
 
 
 def action_label(verb: Verb) -> str:
-    return {Verb.CLAIM: "Claim", Verb.NOTE: "Add note", Verb.CLOSE: "Close", Verb.REOPEN: "Reopen"}[verb]
+    return {Verb.CLAIM: "Claim", Verb.NOTE: "Add note", Verb.CLOSE: "Close", Verb.REOPEN: "Reopen",
+            Verb.EMAIL: "Email customer"}[verb]

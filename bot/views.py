@@ -69,6 +69,9 @@ class AlertView:
     theme: str | None = None  # of the comment shown; None: no theme fits (or no comment)
     cause: str | None = None  # root cause named on close
     theme_options: tuple[str, ...] = ()  # the themes in force: the alert's theme select, close causes
+    # The customer loop by e-mail (bot/mail): last contact, and the re-survey answer.
+    contacted_at: datetime | None = None
+    resurvey_score: int | None = None
 
     @property
     def claimant_user_id(self) -> str | None:

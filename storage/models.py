@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -243,3 +243,46 @@ class ThemeAdded(SQLModel, table=True):
     description: str
     created_by: str = Field(max_length=200)
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class MailMessage(SQLModel, table=True):
+    """An e-mail npsbot sent or received (issue 14): the Message-ID → follow-up map for replies.
+
+    Outgoing rows are written with the outbox row that sends them, so the Message-ID is known
+    before the first attempt; incoming rows that match nothing keep `followup_id` empty and their
+    raw bytes, so no customer mail is lost.
+    """
+
+    __table_args__ = (UniqueConstraint("direction", "message_id", name="uq_mail_message_direction_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    direction: str = Field(max_length=3)  # "out" or "in"
+    kind: str = Field(max_length=20)  # out: contact, resurvey · in: reply, auto, unmatched
+    message_id: str = Field(max_length=300)
+    followup_id: int | None = Field(default=None, foreign_key="followup.id", index=True)
+    actor_name: str | None = Field(default=None, max_length=200)
+    address: str | None = Field(default=None, max_length=320)
+    subject: str | None = Field(default=None, max_length=500)
+    body: str | None = None
+    raw: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    at: datetime = Field(sa_column=utc_column(index=True, nullable=False))
+
+
+class Resurvey(SQLModel, table=True):
+    """The one re-survey of a closed follow-up: scheduled, sent (or skipped, with why), answered."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    followup_id: int = Field(foreign_key="followup.id", unique=True)
+    customer_id: int | None = Field(default=None, foreign_key="customer.id", index=True)
+    status: str = Field(max_length=10)  # sent · skipped · answered
+    reason: str | None = Field(default=None, max_length=200)
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column())
+    answered_at: datetime | None = Field(default=None, sa_column=utc_column())
+    response_id: int | None = Field(default=None)
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class MailOptOut(SQLModel, table=True):
+    """A customer who unsubscribed from npsbot's e-mail: never contacted or re-surveyed again."""
+
+    customer_id: int = Field(foreign_key="customer.id", primary_key=True)
+    at: datetime = Field(sa_column=utc_column(nullable=False))

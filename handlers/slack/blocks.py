@@ -17,6 +17,7 @@ from bot.textview import (
     CATEGORY_ICON,
     action_label,
     day,
+    loop_line,
     money,
     reply_text,
     safe,
@@ -44,9 +45,10 @@ MESSAGE_BLOCKS = 50
 VIEW_BLOCKS = 100
 
 ACTION_IDS = {Verb.CLAIM: "nps_claim", Verb.NOTE: "nps_note", Verb.CLOSE: "nps_close",
-              Verb.REOPEN: "nps_reopen"}
+              Verb.REOPEN: "nps_reopen", Verb.EMAIL: "nps_email"}
 NOTE_CALLBACK = "nps_note"
 CLOSE_CALLBACK = "nps_close"
+EMAIL_CALLBACK = "nps_email"
 OUTCOME_LABELS = {
     Outcome.RESOLVED: "Resolved",
     Outcome.RECOVERED: "Recovered (customer won back)",
@@ -188,6 +190,8 @@ def alert_blocks(a: AlertView, *, with_actions: bool = True) -> list[dict]:
         state.append(mrkdwn(f"{a.response_count} answers in this follow-up"))
     if owner_mention(a):
         state.append(owner_mention(a))
+    if loop_line(a):
+        state.append(mrkdwn(escape(loop_line(a))))
     blocks.append(context(*state))
     if a.last_note:
         blocks.append(section(plain(f"Last note: {a.last_note}", emoji=False)))
@@ -380,6 +384,23 @@ def cause_input(causes: tuple[str, ...], cause: str | None) -> list[dict]:
         element["initial_option"] = theme_option(cause, cause)
     return [{"type": "input", "block_id": "cause", "optional": True,
              "label": {"type": "plain_text", "text": "Cause"}, "element": element}]
+
+
+def email_modal(number: int, *, channel: str | None, home: bool = False) -> dict:
+    """Email customer: the text is prefilled and editable; the reply comes back to the thread."""
+    text_input = _note_input(False, "Your e-mail to the customer")
+    from bot.mail.compose import EMAIL_PREFILL
+
+    text_input["element"]["initial_value"] = EMAIL_PREFILL
+    text_input["hint"] = {"type": "plain_text",
+                          "text": "Sent from the team's address; the customer's reply appears in the alert's thread."}
+    return {
+        "type": "modal", "callback_id": EMAIL_CALLBACK, "private_metadata": _meta(number, channel, home),
+        "title": {"type": "plain_text", "text": f"Email #{number}"[:24]},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [text_input],
+    }
 
 
 def thread_text(text: str) -> str:

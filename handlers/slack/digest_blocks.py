@@ -119,6 +119,21 @@ def _loop_blocks(d) -> list[dict]:
     return blocks
 
 
+def _recovery_blocks(d) -> list[dict]:
+    """The customer loop's recovery figures (bot/mail/recovery.py), when e-mail is on."""
+    if d.recovery is None:
+        return []
+    from bot.mail.recovery import recovery_lines
+
+    head, *rest = recovery_lines(d.recovery, money=money, duration=duration)
+    figures = [line.strip() for line in rest if not line.strip().startswith("·")]
+    notes = [line.strip() for line in rest if line.strip().startswith("·")]
+    blocks = [DIVIDER, _section(_plain("\n".join([head, *figures])))]
+    if notes:
+        blocks.append(_context(_plain("\n".join(notes))))
+    return blocks
+
+
 def digest_blocks(digest: DigestView) -> list[dict]:
     """The digest as Block Kit blocks (header, numbers, segments, themes, follow-up loop)."""
     d = digest
@@ -129,7 +144,7 @@ def digest_blocks(digest: DigestView) -> list[dict]:
     ]
     if d.quiet:
         blocks.append(_section(_md(f":zzz: {escape(d.quiet_text)}")))
-        return blocks
+        return blocks + _recovery_blocks(d)
     blocks.append(_section(fields=_headline_fields(d)))
     if len(d.trend) > 1:
         blocks.append(_context(_md(f"Weekly NPS, oldest first: {d.trend_text}")))
@@ -138,6 +153,7 @@ def digest_blocks(digest: DigestView) -> list[dict]:
     blocks += _theme_blocks(d)
     blocks.append(DIVIDER)
     blocks += _loop_blocks(d)
+    blocks += _recovery_blocks(d)
     if len(blocks) > MESSAGE_BLOCKS:
         blocks = blocks[: MESSAGE_BLOCKS - 1] + [_context(_md("(shortened to fit Slack's 50 blocks)"))]
     return blocks

@@ -229,10 +229,12 @@ class SlackDoor:
             return
         channel, from_home = self._origin(body)
         user_id = body["user"]["id"]
-        if verb in (Verb.NOTE, Verb.CLOSE):
+        if verb in (Verb.NOTE, Verb.CLOSE, Verb.EMAIL):
             # trigger_id expires 3 s after the click: open the modal before any other work.
             if verb == Verb.NOTE:
                 view = blocks.note_modal(number, channel=channel, home=from_home)
+            elif verb == Verb.EMAIL:
+                view = blocks.email_modal(number, channel=channel, home=from_home)
             else:
                 causes, cause = await self.work(theme_blocks.cause_choices, self.rt, number)
                 view = blocks.close_modal(number, channel=channel, home=from_home, causes=causes, cause=cause)
@@ -280,7 +282,12 @@ class SlackDoor:
         values = (view.get("state") or {}).get("values") or {}
         note = (((values.get("note") or {}).get("text") or {}).get("value") or "").strip()
         number = meta["n"]
-        if view.get("callback_id") == blocks.NOTE_CALLBACK:
+        if view.get("callback_id") == blocks.EMAIL_CALLBACK:
+            if not note:
+                await ack(response_action="errors", errors={"note": "The e-mail needs some text."})
+                return
+            command, error_block = Command(Verb.EMAIL, number=number, text=note), "note"
+        elif view.get("callback_id") == blocks.NOTE_CALLBACK:
             if not note:
                 await ack(response_action="errors", errors={"note": "A note needs some text."})
                 return
@@ -367,9 +374,10 @@ def register(app: AsyncApp, services, session: Callable[[], aiohttp.ClientSessio
     app.use(note_arrival)
     # Any slash command routed here is ours, so a workspace may rename /nps (e.g. /nps-staging).
     app.command(re.compile(r"^/"))(door.on_command)
-    app.action(re.compile(r"^nps_(claim|reopen|note|close)$"))(door.on_button)
+    app.action(re.compile(r"^nps_(claim|reopen|note|close|email)$"))(door.on_button)
     app.action(blocks.SNOOZE_ACTION)(door.on_snooze)
-    app.view_submission(re.compile(rf"^({blocks.NOTE_CALLBACK}|{blocks.CLOSE_CALLBACK})$"))(door.on_submit)
+    app.view_submission(re.compile(rf"^({blocks.NOTE_CALLBACK}|{blocks.CLOSE_CALLBACK}|{blocks.EMAIL_CALLBACK})$"))(
+        door.on_submit)
     app.event("reaction_added")(door.on_reaction)
     app.event("app_home_opened")(door.on_home_opened)
     theme_blocks.register(app, door)

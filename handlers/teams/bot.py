@@ -57,7 +57,7 @@ REACTIONS: dict[str, str] = {
     "2611": "white_check_mark",  # ☑️
 }
 CARD_VERBS = {"claim": Verb.CLAIM, "note": Verb.NOTE, "close": Verb.CLOSE, "reopen": Verb.REOPEN,
-              "show": Verb.SHOW, "snooze": Verb.SNOOZE, "theme": Verb.THEME}
+              "show": Verb.SHOW, "snooze": Verb.SNOOZE, "theme": Verb.THEME, "email": Verb.EMAIL}
 _AT_TAG = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _LEADING_NPS = re.compile(r"^/?nps\b[\s:,]*", re.IGNORECASE)
 WELCOME = ("Hi, I'm npsbot. I post NPS detractor alerts here and you follow them up from the card. "
@@ -166,6 +166,11 @@ def card_command(data: dict) -> Command | None:
         return theme_cards.theme_command(number, data)
     if verb == Verb.SNOOZE:
         return parse_command(f"snooze {number} {data.get(cards.SNOOZE_INPUT) or '3d'}")
+    if verb == Verb.EMAIL:
+        text = str(data.get(cards.EMAIL_INPUT) or "").strip()
+        if not text:
+            raise CommandError("Write the e-mail in the box first, then Send e-mail.")
+        return Command(Verb.EMAIL, number=number, text=text)
     return Command(verb, number=number)
 
 

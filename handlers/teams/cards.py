@@ -20,6 +20,7 @@ from bot.textview import (
     CATEGORY_ICON,
     day,
     earlier_line,
+    loop_line,
     money,
     reply_text,
     safe,
@@ -135,6 +136,8 @@ def alert_body(a: AlertView) -> list[dict]:
     body.append(text_block(earlier_line(a), isSubtle=True, spacing="Small"))
     if a.last_note:
         body.append(rich(run("Last note: ", weight="Bolder"), run(a.last_note)))
+    if loop_line(a):
+        body.append(text_block(loop_line(a), isSubtle=True, spacing="Small"))
     body.append(rich(run(f"Answered {when(a.submitted_at)} via ", isSubtle=True), run(a.source, isSubtle=True),
                      spacing="Small"))
     return body
@@ -171,6 +174,8 @@ def alert_actions(a: AlertView) -> list[dict]:
             }})
         elif verb == Verb.REOPEN:
             actions.append(_execute("Reopen", "reopen", n))
+        elif verb == Verb.EMAIL:
+            actions.append(email_action(n))
     if a.status != "closed":
         actions.append(snooze_action(a))
     return actions + theme_cards.theme_actions(a)
@@ -200,6 +205,22 @@ def owner_mention(a: AlertView) -> tuple[dict, dict] | None:
     tag = f"<at>{name}</at>"
     return (text_block(f"Owner: {tag}", spacing="Small"),
             {"type": "mention", "text": tag, "mentioned": {"id": a.owner_user_id, "name": name}})
+
+
+EMAIL_INPUT = "email_text"
+
+
+def email_action(n: int) -> dict:
+    """Email customer: a card input prefilled with an editable text (bot/mail sends it)."""
+    from bot.mail.compose import EMAIL_PREFILL
+
+    return {"type": "Action.ShowCard", "title": "Email customer", "card": {
+        "type": "AdaptiveCard",
+        "body": [{"type": "Input.Text", "id": EMAIL_INPUT, "label": f"E-mail to the customer of #{n}",
+                  "isMultiline": True, "maxLength": 10000, "isRequired": True, "value": EMAIL_PREFILL,
+                  "errorMessage": "Write the e-mail first."}],
+        "actions": [_execute("Send e-mail", "email", n, style="positive")],
+    }}
 
 
 def alert_card(a: AlertView) -> dict:

@@ -158,5 +158,12 @@ def digest_card(digest: DigestView) -> dict:
         elif len(d.trend) > 1:
             body.append(_text(f"Weekly NPS, oldest first: {d.trend_text}", isSubtle=True, size="Small"))
         body += _segments(d) + _themes(d) + _loop(d)
+    if d.recovery is not None:
+        from bot.mail.recovery import recovery_lines
+
+        head, *rest = recovery_lines(d.recovery, money=money, duration=duration)
+        body.append(_heading(head.rstrip(":")))
+        body += [_rich(_run(line.strip(), isSubtle=line.strip().startswith("·")), spacing="None")
+                 for line in rest]
     return {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "msteams": {"width": "Full"},
             "body": body}
