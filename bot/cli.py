@@ -82,14 +82,18 @@ def serve(
     logs.configure()
     services = _services(settings)
     mounted = [name for name, on in (("slack", settings.slack_enabled), ("teams", settings.teams_enabled)) if on]
-    logging.getLogger("npsbot").info("serve.start", extra={"platforms": ",".join(mounted) or "none"})
     app_ = build_app(services)
     _freeze_startup_objects()
     host, port = host or settings.host, port or settings.port
     _active["listen"] = f"{host}:{port}"
-    # run_app calls `print` once the socket is bound, so the line never claims a port it lost.
-    web.run_app(app_, host=host, port=port, access_log=None,
-                print=lambda _: err.print(_listening_line(host, port, mounted), markup=False, highlight=False))
+
+    def started(_: str) -> None:
+        # run_app calls this once the socket is bound, so neither line claims a port it lost.
+        logging.getLogger("npsbot").info("serve.start", extra={"platforms": ",".join(mounted) or "none",
+                                                               "listen": f"{host}:{port}"})
+        err.print(_listening_line(host, port, mounted), markup=False, highlight=False)
+
+    web.run_app(app_, host=host, port=port, access_log=None, print=started)
 
 
 def _listening_line(host: str, port: int, mounted: list[str]) -> str:
