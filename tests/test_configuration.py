@@ -232,3 +232,10 @@ def test_teams_package_without_public_url_says_so_in_words(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "NPSBOT_PUBLIC_URL is not set" in one_line(done.stderr)
     assert (tmp_path / "npsbot-teams.zip").exists()
+
+
+def test_env_example_copied_to_dotenv_is_a_valid_configuration(tmp_path):
+    (tmp_path / ".env").write_text((ROOT / ".env.example").read_text())
+    settings = Settings()
+    assert settings.startup_problem("serve") is None
+    assert settings.typeform.secret is None and settings.surveymonkey.api_url.startswith("https://")

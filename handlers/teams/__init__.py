@@ -26,7 +26,7 @@ class _NoUnknownAttributeWarnings(logging.Filter):
     …): it ignores them by design, and a warning per activity would bury real ones."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "is not a known attribute of class" not in record.msg
+        return "is not a known attribute of class" not in str(record.msg)
 
 
 logging.getLogger("msrest.serialization").addFilter(_NoUnknownAttributeWarnings())
