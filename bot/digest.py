@@ -34,6 +34,7 @@ from bot.errors import NpsError
 from bot.nps import Change, NpsSummary, compare, format_nps
 from bot.runtime import Runtime
 from bot.textview import money, safe
+from bot.wording import counted, signed_change
 from storage.db import read_scope, session_scope
 from storage.models import (
     Category,
@@ -161,7 +162,7 @@ class DigestView:
         if c.margin is not None:
             text += f" ±{c.margin:.0f}"
         if c.insufficient and c.n:
-            text += f" (insufficient data: {c.n} responses, 30 needed)"
+            text += f" (insufficient data: {counted(c.n, 'response', thousands=True)}, 30 needed)"
         return text
 
     @property
@@ -170,14 +171,14 @@ class DigestView:
         if ch.delta is None:
             return "no responses the week before to compare with"
         verdict = "significant" if ch.significant else "within the margin of error"
-        return (f"{ch.delta:+.0f} vs the week before ({format_nps(self.previous.nps)} from "
-                f"{self.previous.n:,} responses); {verdict}")
+        return (f"{signed_change(ch.delta)} vs the week before ({format_nps(self.previous.nps)} from "
+                f"{counted(self.previous.n, 'response', thousands=True)}); {verdict}")
 
     @property
     def counts_text(self) -> str:
         c = self.current
-        return (f"{c.n:,} responses · {c.promoters:,} promoters · {c.passives:,} passives · "
-                f"{c.detractors:,} detractors")
+        return " · ".join(counted(n, noun, thousands=True) for n, noun in (
+            (c.n, "response"), (c.promoters, "promoter"), (c.passives, "passive"), (c.detractors, "detractor")))
 
     @property
     def trend_text(self) -> str:
@@ -228,7 +229,7 @@ class DigestView:
                 lines.append(f"  {label:<{width}}  {segment_figure(s)}")
             if self.segments_total > len(self.segments):
                 lines.append(f"  … and {self.segments_total - len(self.segments)} more segments")
-        lines += ["", f"What detractors wrote about ({self.detractor_comments:,} comments):"]
+        lines += ["", f"What detractors wrote about ({counted(self.detractor_comments, 'comment', thousands=True)}):"]
         if not self.detractor_comments:
             lines.append("  No detractor comments this week.")
         for t in self.themes:
@@ -280,7 +281,8 @@ def segment_figure(s: SegmentLine) -> str:
     n = s.summary.n
     if s.insufficient:
         return f"insufficient data ({n:,} response{'s' if n != 1 else ''}, {format_nps(s.summary.nps)})"
-    return f"{format_nps(s.summary.nps)} ±{s.summary.margin:.0f} · {n:,} responses"
+    margin = f" ±{s.summary.margin:.0f}" if s.summary.margin is not None else ""
+    return f"{format_nps(s.summary.nps)}{margin} · {counted(n, 'response', thousands=True)}"
 
 
 def overdue_state(o: OverdueLine) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from bot.digest import DigestView, duration, overdue_text, segment_figure
 from bot.nps import format_nps
 from bot.textview import money
+from bot.wording import counted, signed_change
 from handlers.slack.blocks import FIELD_MAX, HEADER_MAX, MESSAGE_BLOCKS, TEXT_MAX, clip, escape
 
 SEGMENT_FIELDS = 10  # a section holds at most 10 fields
@@ -50,14 +51,15 @@ def _headline_fields(d) -> list[dict]:
     c = d.current
     nps = format_nps(c.nps) + (f" ±{c.margin:.0f}" if c.margin is not None else "")
     if c.insufficient:
-        nps += f"  _(insufficient data: {c.n} responses)_"
+        nps += f"  _(insufficient data: {counted(c.n, 'response', thousands=True)})_"
     ch = d.change
     if ch.delta is None:
         change = "no responses the week before"
     else:
         verdict = ":chart_with_upwards_trend: significant" if ch.significant and ch.delta > 0 else \
             ":chart_with_downwards_trend: significant" if ch.significant else "within the margin of error"
-        change = f"{ch.delta:+.0f} vs {format_nps(d.previous.nps)} ({d.previous.n:,} responses) · {verdict}"
+        change = (f"{signed_change(ch.delta)} vs {format_nps(d.previous.nps)} "
+                  f"({counted(d.previous.n, 'response', thousands=True)}) · {verdict}")
     return [
         _md(f"*NPS*\n{nps}", FIELD_MAX),
         _md(f"*Change*\n{change}", FIELD_MAX),
@@ -79,7 +81,7 @@ def _segment_blocks(d) -> list[dict]:
 
 
 def _theme_blocks(d) -> list[dict]:
-    head = f"*What detractors wrote about* ({d.detractor_comments:,} comments)"
+    head = f"*What detractors wrote about* ({counted(d.detractor_comments, 'comment', thousands=True)})"
     if not d.detractor_comments:
         return [_section(_md(f"{head}\nNo detractor comments this week."))]
     blocks = [_section(_md(head))]

@@ -34,6 +34,7 @@ from bot.views import (
     Notice,
     ScoreView,
 )
+from bot.wording import counted, signed_change
 from storage.models import Outcome
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -222,17 +223,19 @@ def score_card(v: ScoreView) -> dict:
     big = format_nps(c.nps) + (f" ±{c.margin:.0f}" if c.margin is not None else "")
     body = [rich(*title), text_block(big, size="ExtraLarge", weight="Bolder", spacing="None")]
     if c.insufficient:
-        body.append(text_block(f"Insufficient data: {c.n} responses, 30 needed", color="Warning", spacing="None"))
-    body.append(text_block(f"{c.n} responses · {c.promoters} promoters · {c.passives} passives · "
-                           f"{c.detractors} detractors", spacing="Small"))
+        body.append(text_block(f"Insufficient data: {counted(c.n, 'response')}, 30 needed", color="Warning",
+                               spacing="None"))
+    body.append(text_block(f"{counted(c.n, 'response')} · {counted(c.promoters, 'promoter')} · "
+                           f"{counted(c.passives, 'passive')} · {counted(c.detractors, 'detractor')}", spacing="Small"))
     ch = v.change
     if ch.delta is None:
         body.append(text_block(f"Change vs the {v.period_days} days before: no earlier responses to compare.",
                                isSubtle=True))
     else:
         verdict = "significant" if ch.significant else "within the margin of error"
-        body.append(text_block(f"Change vs the {v.period_days} days before: {ch.delta:+.0f} ({verdict}; previous "
-                               f"{format_nps(v.previous.nps)} from {v.previous.n} responses)", isSubtle=True))
+        body.append(text_block(f"Change vs the {v.period_days} days before: {signed_change(ch.delta)} ({verdict}; "
+                               f"previous {format_nps(v.previous.nps)} from {counted(v.previous.n, 'response')})",
+                               isSubtle=True))
     return card(body)
 
 
