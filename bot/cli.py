@@ -147,9 +147,14 @@ def shell(
         if sub is None or not sub.alerts:
             channels.subscribe(rt, place, Actor("shell", who, who), segment=None, max_score=6)
         banner += (f"\nDemo data in npsbot-demo.db ({stored} new responses stored). {channel} is subscribed to"
-                   " alerts. Try: `score`, `unclaimed`, `show 3`, `claim 3`, `digest now`,"
-                   " `\\respond 2 customer=cus_007 Nobody answered my ticket`.")
-    asyncio.run(run_shell(services, user=who, channel=channel, console=console, banner=banner))
+                   " alerts. Try: `score`, `unclaimed`, `show 3`, `claim 3`, `close 3 recovered`, `\\react 5 eyes`,"
+                   " `digest now`, `\\respond 2 customer=cus_007 Nobody answered my ticket`.")
+    if sys.stdin.isatty():
+        from handlers.shell_tty import run_terminal
+
+        run_terminal(services, user=who, channel=channel, console=console, banner=banner)
+    else:
+        asyncio.run(run_shell(services, user=who, channel=channel, console=console, banner=banner))
 
 
 def _login() -> str:
@@ -204,15 +209,27 @@ def import_csv(
 def digest(
     channel: Annotated[str | None, typer.Option(help="Channel id (default: every channel with a schedule).")] = None,
     preview: Annotated[bool, typer.Option("--preview", help="Print the digest instead of posting it.")] = False,
+    chart: Annotated[Path | None, typer.Option("--chart", help="With --preview: also write the trend chart "
+                                               "to this PNG file.", dir_okay=False)] = None,
 ) -> None:
     """Build a digest now and post it (or print it with --preview)."""
     from bot.app import build_app, build_runtime, build_services
-    from bot.digest import enqueue_digests, preview_text
+    from bot.digest import enqueue_digests, preview_chart, preview_text
 
+    if chart is not None and not preview:
+        err.print("--chart goes with --preview (a posted digest carries its chart).")
+        raise typer.Exit(2)
     logs.configure("WARNING")
     rt = build_runtime(_settings())
     if preview:
         console.print(preview_text(rt, channel), markup=False, highlight=False, emoji=False)
+        if chart is not None:
+            png = preview_chart(rt, channel)
+            if png is None:
+                err.print("No chart: there are no responses in the last 12 weeks.")
+                raise typer.Exit(1)
+            chart.write_bytes(png)
+            err.print(f"Chart written to {chart.resolve()}", markup=False, highlight=False)
         return
     queued = enqueue_digests(rt, channel)
     if not queued:

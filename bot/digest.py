@@ -621,6 +621,15 @@ def preview_text(rt: Runtime, channel_id: str | None) -> str:
     return "\n\n".join(parts)
 
 
+def preview_chart(rt: Runtime, channel_id: str | None) -> bytes | None:
+    """The trend chart `npsbot digest --preview --chart FILE` writes: the channel's segment, if any."""
+    with read_scope(rt.engine) as s:
+        sub = _subscription(s, None, channel_id) if channel_id else None
+    view = build_digest(rt, period_end=rt.clock.now(), segment=sub.segment if sub else None,
+                        timezone=sub.digest_tz if sub else None)
+    return view.chart_png
+
+
 def _platform_of(session: Session, rt: Runtime, channel_id: str) -> str:
     sub = _subscription(session, None, channel_id)
     if sub is not None:
