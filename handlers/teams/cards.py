@@ -35,6 +35,7 @@ from bot.views import (
     ScoreView,
 )
 from bot.wording import counted, signed_change
+from handlers.teams import card_size
 from storage.models import Outcome
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -57,7 +58,7 @@ def card(body: list[dict], actions: list[dict] | None = None) -> dict:
                            "msteams": {"width": "Full"}, "body": body}
     if actions:
         out["actions"] = actions
-    return out
+    return card_size.fit(out)
 
 
 def text_block(text: str, **style: Any) -> dict:
@@ -82,8 +83,12 @@ def _truncate(text: str, limit: int) -> str:
 
 
 def _execute(title: str, verb: str, number: int, **extra: Any) -> dict:
-    return {"type": "Action.Execute", "title": title, "verb": verb,
-            "data": {"npsbot": verb, "n": number}, **extra}
+    # Microsoft's Universal Actions guidance: every Action.Execute falls back to Action.Submit, or
+    # older clients render no button. The schema wants the fallback as an action, so it is one,
+    # with the same data (bot.py accepts it as a submit).
+    data = {"npsbot": verb, "n": number}
+    return {"type": "Action.Execute", "title": title, "verb": verb, "data": data,
+            "fallback": {"type": "Action.Submit", "title": title, "data": dict(data)}, **extra}
 
 
 # -- the alert ----------------------------------------------------------------------------------
@@ -140,7 +145,7 @@ def alert_actions(a: AlertView) -> list[dict]:
     actions: list[dict] = []
     for verb in a.actions:
         if verb == Verb.CLAIM:
-            actions.append(_execute("Claim", "claim", n, style="positive"))
+            actions.append(_execute("Claim", "claim", n))
         elif verb == Verb.NOTE:
             actions.append({"type": "Action.ShowCard", "title": "Add note", "card": {
                 "type": "AdaptiveCard",
@@ -160,7 +165,7 @@ def alert_actions(a: AlertView) -> list[dict]:
                     {"type": "Input.Text", "id": CLOSE_NOTE_INPUT, "label": "Note (optional)",
                      "isMultiline": True, "maxLength": 3000},
                 ],
-                "actions": [_execute(f"Close #{n}", "close", n, style="positive")],
+                "actions": [_execute(f"Close #{n}", "close", n)],
             }})
         elif verb == Verb.REOPEN:
             actions.append(_execute("Reopen", "reopen", n))
@@ -199,20 +204,31 @@ def list_card(v: FollowUpList) -> dict:
 def detail_card(d: FollowUpDetail) -> dict:
     """`show N`: the alert with its buttons, every answer, the score history and the audit trail."""
     body = alert_body(d.alert)
-    body.append(text_block("Answers", weight="Bolder", separator=True))
-    for r in d.responses:
-        body.append(rich(run(f"{when(r.submitted_at)} · {r.score}/10 · ", isSubtle=True),
-                         run(r.comment or "(no comment)", italic=bool(r.comment)), spacing="Small"))
-    if d.history:
-        points = " → ".join(f"{p.score} ({day(p.submitted_at)})" for p in d.history)
-        body.append(text_block(f"Score history: {points}", isSubtle=True))
-    body.append(text_block("Trail", weight="Bolder", separator=True))
+    answers = [rich(run(f"{when(r.submitted_at)} · {r.score}/10 · ", isSubtle=True),
+                    run(r.comment or "(no comment)", italic=bool(r.comment)), spacing="Small") for r in d.responses]
+    trail = []
     for e in d.events:
         inlines = [run(f"{when(e.at)} · ", isSubtle=True), run(e.actor_name, weight="Bolder"), run(f" {e.action}")]
         if e.text:
             inlines += [run(": "), run(e.text)]
-        body.append(rich(*inlines, spacing="Small"))
-    return card(body, alert_actions(d.alert))
+        trail.append(rich(*inlines, spacing="Small"))
+    history = []
+    if d.history:
+        points = " → ".join(f"{p.score} ({day(p.submitted_at)})" for p in d.history)
+        history.append(text_block(f"Score history: {points}", isSubtle=True))
+    # Long follow-ups keep their newest answers and trail entries within Teams' size limit and
+    # say how many earlier ones are left out (as the Slack renderer clips).
+    actions = alert_actions(d.alert)
+    budget = card_size.LIMIT - card_size.size(card(body + history, actions)) - 600
+    answers = card_size.keep_newest(answers, budget // 3, lambda k: text_block(
+        f"… {k} earlier answer{'s' if k != 1 else ''}", isSubtle=True, spacing="Small"))
+    trail = card_size.keep_newest(trail, budget - card_size.size(answers), lambda k: text_block(
+        f"… {k} earlier trail entr{'ies' if k != 1 else 'y'} (notes and changes)", isSubtle=True, spacing="Small"))
+    body.append(text_block("Answers", weight="Bolder", separator=True))
+    body += answers + history
+    body.append(text_block("Trail", weight="Bolder", separator=True))
+    body += trail
+    return card(body, actions)
 
 
 def score_card(v: ScoreView) -> dict:

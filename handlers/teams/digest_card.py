@@ -17,6 +17,7 @@ from bot.digest import DigestView, duration, overdue_text, segment_figure
 from bot.nps import format_nps
 from bot.textview import money, safe
 from bot.wording import counted, signed_change
+from handlers.teams import card_size
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.5"
@@ -149,5 +150,5 @@ def digest_card(digest: DigestView) -> dict:
         elif len(d.trend) > 1:
             body.append(_text(f"Weekly NPS, oldest first: {d.trend_text}", isSubtle=True, size="Small"))
         body += _segments(d) + _themes(d) + _loop(d)
-    return {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "msteams": {"width": "Full"},
-            "body": body}
+    return card_size.fit({"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION,
+                          "msteams": {"width": "Full"}, "body": body})
