@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 # Shown when the roster cannot be read (bot removed, connector down): never a raw id.
 UNKNOWN = "a Teams user"
+# Activities whose sender does something npsbot records under their name.
+ACTING = frozenset({"message", "messageReaction", "invoke"})
 
 
 class MemberNames:
@@ -28,7 +30,10 @@ class MemberNames:
         self._size = size
 
     async def fill(self, turn_context: TurnContext) -> None:
-        person = turn_context.activity.from_property
+        activity = turn_context.activity
+        if activity.type not in ACTING:
+            return  # installs and member changes name nobody who acts: no roster call for them
+        person = activity.from_property
         if person is None or not person.id or (person.name or "").strip():
             return
         person.name = await self.name_of(turn_context, person.id)
