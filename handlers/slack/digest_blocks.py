@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.digest import DigestView, duration, overdue_text, segment_figure
+from bot.digest import RECOVERED_MEANS, DigestView, duration, overdue_text, segment_figure
 from bot.nps import format_nps
 from bot.textview import money
 from bot.wording import counted, signed_change
@@ -49,7 +49,7 @@ DIVIDER = {"type": "divider"}
 
 def _headline_fields(d) -> list[dict]:
     c = d.current
-    nps = format_nps(c.nps) + (f" ±{c.margin:.0f}" if c.margin is not None else "")
+    nps = format_nps(c.nps) + (f" {d.margin_text}" if d.margin_text else "")
     if c.insufficient:
         nps += f"  _(insufficient data: {counted(c.n, 'response', thousands=True)})_"
     ch = d.change
@@ -117,6 +117,10 @@ def _loop_blocks(d) -> list[dict]:
                                    "`/nps claim N` takes one.")))
     else:
         blocks.append(_context(_md(":white_check_mark: Nothing overdue.")))
+    blocks.append(_context(_plain(d.claim_sla_text)))
+    if lp.outcomes:
+        blocks.append(_context(_plain(d.outcomes_text)))
+    blocks.append(_context(_plain(RECOVERED_MEANS)))
     return blocks
 
 
@@ -136,9 +140,15 @@ def digest_blocks(digest: DigestView) -> list[dict]:
         blocks.append(_context(_md(f"Weekly NPS, oldest first: {d.trend_text}")))
     blocks.append(DIVIDER)
     blocks += _segment_blocks(d)
-    blocks += _theme_blocks(d)
+    loop = _loop_blocks(d)
+    # However many themes there are, the follow-up loop keeps its place in the 50 blocks.
+    themes = _theme_blocks(d)
+    room = MESSAGE_BLOCKS - len(blocks) - 1 - len(loop)
+    if len(themes) > room:
+        themes = themes[: max(room - 1, 1)] + [_context(_md(f"… and {len(themes) - max(room - 1, 1)} more themes"))]
+    blocks += themes
     blocks.append(DIVIDER)
-    blocks += _loop_blocks(d)
+    blocks += loop
     if len(blocks) > MESSAGE_BLOCKS:
         blocks = blocks[: MESSAGE_BLOCKS - 1] + [_context(_md("(shortened to fit Slack's 50 blocks)"))]
     return blocks

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from bot.digest import DigestView, duration, overdue_text, segment_figure
+from bot.digest import RECOVERED_MEANS, DigestView, duration, overdue_text, segment_figure
 from bot.nps import format_nps
 from bot.textview import money, safe
 from bot.wording import counted, signed_change
@@ -60,6 +60,8 @@ def _headline(d: DigestView) -> dict:
         colour = ("Good" if ch.delta > 0 else "Attention") if ch.significant else "Default"
     nps_items = [_text("NPS", isSubtle=True, size="Small"),
                  _text(f"{format_nps(c.nps)}{margin}", size="ExtraLarge", weight="Bolder", spacing="None")]
+    if d.margin_text:
+        nps_items.append(_text("at 95% confidence", isSubtle=True, size="Small", spacing="None"))
     if c.insufficient:
         nps_items.append(_text(f"insufficient data ({counted(c.n, 'response', thousands=True)})", size="Small",
                                color="Warning",
@@ -128,6 +130,10 @@ def _loop(d: DigestView) -> list[dict]:
                              isSubtle=True, spacing="Small"))
     else:
         out.append(_text("Nothing overdue.", color="Good", spacing="Small"))
+    out.append(_text(d.claim_sla_text, spacing="Small"))
+    if lp.outcomes:
+        out.append(_text(d.outcomes_text, spacing="Small"))
+    out.append(_text(RECOVERED_MEANS, isSubtle=True, size="Small", spacing="Small"))
     return out
 
 
