@@ -154,7 +154,8 @@ def help_text(v: HelpView) -> str:
 
 
 def home_text(v: HomeView) -> str:
-    mine = FollowUpList("Your follow-ups", v.mine, len(v.mine), "You have no follow-ups.")
+    mine = FollowUpList("Your follow-ups", v.mine, len(v.mine) if v.mine_total is None else v.mine_total,
+                        "You have no follow-ups.")
     queue = FollowUpList("Unclaimed", v.unclaimed, v.unclaimed_total, "No unclaimed follow-ups.")
     return "\n\n".join([score_text(v.score), list_text(mine), list_text(queue)])
 

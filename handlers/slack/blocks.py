@@ -269,11 +269,13 @@ def home_blocks(v: HomeView, notice: Notice | None = None) -> list[dict]:
     # the headers, the divider and the two "more" lines take 5.
     avail = VIEW_BLOCKS - len(blocks) - 6
     mine_room = min(len(v.mine), max(avail - min(len(v.unclaimed), avail // 2), avail // 2))
-    blocks += [{"type": "divider"}, header(f"Your follow-ups ({len(v.mine)})")]
+    mine_total = len(v.mine) if v.mine_total is None else v.mine_total
+    blocks += [{"type": "divider"}, header(f"Your follow-ups ({mine_total})")]
     if v.mine:
         blocks += [home_item(a, Verb.CLOSE if Verb.CLOSE in a.actions else None) for a in v.mine[:mine_room]]
-        if len(v.mine) > mine_room:
-            blocks.append(context(mrkdwn(f"… and {len(v.mine) - mine_room} more; `/nps mine` lists them.")))
+        if mine_total > min(len(v.mine), mine_room):
+            more = mine_total - min(len(v.mine), mine_room)
+            blocks.append(context(mrkdwn(f"… and {more} more; `/nps mine` lists them.")))
     else:
         blocks.append(context(mrkdwn("You have no follow-ups. Claim one from the queue below.")))
     blocks += [{"type": "divider"}, header(f"Unclaimed ({v.unclaimed_total})")]
