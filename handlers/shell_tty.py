@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import threading
 
 from rich.console import Console
@@ -36,7 +37,14 @@ def run_terminal(services: Services, *, user: str, channel: str, console: Consol
     from handlers.shell import PLATFORM, Shell, ShellNotifier
 
     loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="shell-loop", daemon=True)
+
+    def run_loop() -> None:
+        # Ctrl-C must reach the main thread, blocked in readline: the kernel gives a process signal
+        # to any thread not blocking it, and here (and in every thread started from here) none may.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        loop.run_forever()
+
+    thread = threading.Thread(target=run_loop, name="shell-loop", daemon=True)
     thread.start()
     services.worker.notifiers[PLATFORM] = ShellNotifier(console)
     shell = Shell(services, console, user=user, channel=channel)
