@@ -88,6 +88,9 @@ class Terminal:
         return self.seen
 
     def type(self, keys: str) -> None:
+        # As fast as a person, not faster: readline is still setting the terminal up for a moment
+        # after its prompt shows, and a key in that moment waits for the next one.
+        time.sleep(0.3)
         os.write(self.fd, keys.encode())
 
     def exited_within(self, seconds: float) -> int | None:
