@@ -6,6 +6,7 @@ import asyncio
 import gc
 import getpass
 import logging
+import socket as socket_
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -79,13 +80,15 @@ def serve(
 
     settings = _settings()
     _refuse_half_configured(settings, "serve")
+    host, port = host or settings.host, port or settings.port
+    _active["listen"] = f"{host}:{port}"
+    # Take the port first: when it is in use, nothing else (migrations, scheduler) has started.
+    sock = socket_.create_server((host, port), family=socket_.AF_INET6 if ":" in host else socket_.AF_INET)
     logs.configure()
     services = _services(settings)
     mounted = [name for name, on in (("slack", settings.slack_enabled), ("teams", settings.teams_enabled)) if on]
     app_ = build_app(services)
     _freeze_startup_objects()
-    host, port = host or settings.host, port or settings.port
-    _active["listen"] = f"{host}:{port}"
 
     def started(_: str) -> None:
         # run_app calls this once the socket is bound, so neither line claims a port it lost.
@@ -93,7 +96,7 @@ def serve(
                                                                "listen": f"{host}:{port}"})
         err.print(_listening_line(host, port, mounted), markup=False, highlight=False)
 
-    web.run_app(app_, host=host, port=port, access_log=None, print=started)
+    web.run_app(app_, sock=sock, access_log=None, print=started)
 
 
 def _listening_line(host: str, port: int, mounted: list[str]) -> str:

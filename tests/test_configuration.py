@@ -51,14 +51,16 @@ def free_port() -> int:
 
 
 def wait_listening(proc: subprocess.Popen, port: int) -> None:
+    """Until `npsbot serve` answers /healthz (the port is bound before the app is ready)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"npsbot serve exited: {proc.stderr.read() if proc.stderr else ''}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except (OSError, urllib.error.HTTPError):
             time.sleep(0.05)
     pytest.fail("npsbot serve did not start within 30 s")
 
