@@ -22,9 +22,11 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 
 test-sqlite: $(BIN)/.installed
+	@echo "== npsbot test suite on SQLite =="
 	$(BIN)/python -m pytest -q
 
 test-postgres: $(BIN)/.installed
+	@echo "== npsbot test suite on PostgreSQL (127.0.0.1:5432, database test) =="
 	@if $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
 		NPSBOT_TEST_DB=postgres $(BIN)/python -m pytest -q; \
 	else \

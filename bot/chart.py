@@ -1,5 +1,10 @@
 """The digest's trend chart: 12 weeks of NPS with its 95% margin band and the response counts.
 
+The NPS line has its own axis; the weekly response counts are a strip of bars below it, never
+on the NPS scale. The headline compares the first and last weeks of 30+ responses with the same
+significance test as the digest's text (bot.nps.compare), and says "within the margin of error"
+when the change could be noise.
+
 Drawn with matplotlib's object API on the Agg canvas (no pyplot, no display, safe in worker
 threads). 1000x440 px stays inside Teams' 1024x1024 image limit and reads well in Slack.
 """
@@ -12,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.nps import MIN_RESPONSES, NpsSummary
+from bot.nps import MIN_RESPONSES, NpsSummary, compare
+from bot.wording import signed_change
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,21 @@ def _label(end: datetime) -> str:
     return last.strftime("%b %d").replace(" 0", " ")
 
 
+def trend_headline(points: Sequence[WeekPoint]) -> tuple[str, str] | None:
+    """The chart's headline and its colour: the change between the first and the last week with
+    at least 30 responses, tested like the digest's text; None when fewer than two such weeks."""
+    solid = [p for p in points if p.summary.n >= MIN_RESPONSES]
+    if len(solid) < 2:
+        return None
+    first, last = solid[0], solid[-1]
+    change = compare(last.summary, first.summary)
+    delta = change.delta or 0.0
+    span = f"{signed_change(delta)} since the week of {_label(first.end)}"
+    if not change.significant:
+        return f"{span}: within the margin of error", MUTED
+    return f"{span}: significant", GOOD if delta > 0 else BAD
+
+
 def render_trend(points: Sequence[WeekPoint], *, title: str = "Weekly NPS, last 12 weeks") -> bytes | None:
     """PNG bytes of the chart, or None when there is nothing to draw or drawing fails."""
     if not points or all(p.summary.n == 0 for p in points):
@@ -64,16 +85,16 @@ def _draw(points: Sequence[WeekPoint], title: str) -> bytes:
 
     fig = Figure(figsize=(10, 4.4), dpi=100, facecolor="white")
     FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.07, 0.18, 0.86, 0.68))
-    bars = ax.twinx()
-    # Counts sit behind the NPS line: the twin axis is drawn first, the main axis on top of it.
-    ax.set_zorder(bars.get_zorder() + 1)
-    ax.patch.set_visible(False)
+    # The NPS axis on top; the response counts in a strip of their own below it.
+    ax = fig.add_axes((0.07, 0.36, 0.86, 0.52))
+    bars = fig.add_axes((0.07, 0.18, 0.86, 0.12), sharex=ax)
 
-    bars.bar(xs, counts, width=0.6, color=BARS, alpha=0.55, zorder=1)
+    bars.bar(xs, counts, width=0.6, color=BARS, alpha=0.9, zorder=1)
     peak = max(counts) or 1
-    bars.set_ylim(0, peak * 3.2)  # keep the bars in the lower third, under the line
-    bars.set_yticks([])  # each bar carries its own count label
+    bars.set_ylim(0, peak * 1.05)
+    bars.set_yticks([])  # each bar carries its own count label, under its date
+    bars.set_ylabel("responses", color=INK, fontsize=8)
+    ax.tick_params(axis="x", labelbottom=False)
     known = [(x, v, m) for x, v, m in zip(xs, nps, margin, strict=True) if v is not None]
     lows = [v - (m or 0) for _, v, m in known]
     highs = [v + (m or 0) for _, v, m in known]
@@ -107,16 +128,14 @@ def _draw(points: Sequence[WeekPoint], title: str) -> bytes:
         x, v, _ = known[-1]
         ax.annotate(f"{round(v):+d}" if round(v) else "0", (x, v), xytext=(0, 9), textcoords="offset points",
                     ha="center", fontsize=11, fontweight="bold", color=INK, zorder=6)
-        if len(known) > 1:
-            first = known[0][1]
-            delta = v - first
-            colour = GOOD if delta > 0 else BAD if delta < 0 else MUTED
-            fig.text(0.93, 0.93, f"{delta:+.0f} over {len(points)} weeks", ha="right", va="center",
-                     fontsize=9, color=colour)
+    headline = trend_headline(points)
+    if headline:
+        fig.text(0.93, 0.93, headline[0], ha="right", va="center", fontsize=9, color=headline[1])
 
-    # Each week's response count sits under its date, where the line can never cover it.
-    ax.set_xticks(xs, [f"{label}\n{n:,}" for label, n in zip(labels, counts, strict=True)], fontsize=8,
-                  color=INK, linespacing=1.5)
+    # Each week's response count sits under its date, below the strip of bars.
+    bars.set_xticks(xs, [f"{label}\n{n:,}" for label, n in zip(labels, counts, strict=True)], fontsize=8,
+                    color=INK, linespacing=1.5)
+    bars.tick_params(axis="x", length=0, pad=6)
     ax.set_xlim(-0.6, len(points) - 0.4)
     ax.yaxis.set_major_locator(MaxNLocator(6, integer=True))
     ax.tick_params(axis="y", labelsize=8, colors=INK, length=0)
@@ -128,9 +147,20 @@ def _draw(points: Sequence[WeekPoint], title: str) -> bytes:
             a.spines[side].set_visible(False)
         a.spines["bottom"].set_color(GRID)
     fig.text(0.07, 0.93, title, ha="left", va="center", fontsize=12, fontweight="bold", color=INK)
-    fig.text(0.07, 0.035, "Shaded: 95% margin of error · hollow points: under 30 responses · "
+    fig.text(0.07, 0.035, "Shaded: 95% margin of error · hollow points: under 30 responses (no margin) · "
              "bars and the numbers under the dates: responses per week", ha="left", fontsize=7.5, color=MUTED)
 
     out = io.BytesIO()
     fig.savefig(out, format="png", dpi=100, facecolor="white", metadata={"Software": None})
+    return _palette(out.getvalue())
+
+
+def _palette(png: bytes) -> bytes:
+    """The same picture as a 64-colour PNG: about a quarter of the size, so the digest card that
+    embeds it stays under Teams' 28 KB card limit (handlers/teams/card_size.py)."""
+    from PIL import Image  # matplotlib's own image dependency
+
+    image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
     return out.getvalue()

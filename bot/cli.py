@@ -6,6 +6,7 @@ import asyncio
 import gc
 import getpass
 import logging
+import socket as socket_
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot import logs
+from bot.cli_errors import explain
 from bot.config import Settings
 
 app = typer.Typer(help="npsbot: NPS responses in, follow-ups out, in Slack, Teams or a terminal.",
@@ -24,17 +26,29 @@ app = typer.Typer(help="npsbot: NPS responses in, follow-ups out, in Slack, Team
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one failure, one line: never wrapped
+# The settings the running command uses, so a failure can name its DATABASE_URL (see main()).
+_active: dict[str, object] = {}
 
 
 def _settings(**overrides) -> Settings:
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         for e in exc.errors():
             name = e.get("loc", ("?",))[0]
-            err.print(f"[red]Configuration error:[/] {name}: {e['msg']}", markup=True)
+            message = e["msg"].removeprefix("Value error, ")
+            err.print(f"[red]Configuration error:[/] {name}: {message}", markup=True, highlight=False)
         raise typer.Exit(2) from None
+    _active["settings"] = settings
+    return settings
+
+
+def _refuse_half_configured(settings: Settings, command: str) -> None:
+    problem = settings.startup_problem(command)
+    if problem:
+        err.print(problem, markup=False, highlight=False)
+        raise typer.Exit(2)
 
 
 def _mail_check(settings: Settings) -> None:
@@ -72,14 +86,31 @@ def serve(
     from bot.app import build_app
 
     settings = _settings()
+    _refuse_half_configured(settings, "serve")
+    host, port = host or settings.host, port or settings.port
+    _active["listen"] = f"{host}:{port}"
+    # Take the port first: when it is in use, nothing else (migrations, scheduler) has started.
+    sock = socket_.create_server((host, port), family=socket_.AF_INET6 if ":" in host else socket_.AF_INET)
     _mail_check(settings)
     logs.configure()
     services = _services(settings)
     mounted = [name for name, on in (("slack", settings.slack_enabled), ("teams", settings.teams_enabled)) if on]
-    logging.getLogger("npsbot").info("serve.start", extra={"platforms": ",".join(mounted) or "none"})
     app_ = build_app(services)
     _freeze_startup_objects()
-    web.run_app(app_, host=host or settings.host, port=port or settings.port, print=None, access_log=None)
+
+    def started(_: str) -> None:
+        # run_app calls this once the socket is bound, so neither line claims a port it lost.
+        logging.getLogger("npsbot").info("serve.start", extra={"platforms": ",".join(mounted) or "none",
+                                                               "listen": f"{host}:{port}"})
+        err.print(_listening_line(host, port, mounted), markup=False, highlight=False)
+
+    web.run_app(app_, sock=sock, access_log=None, print=started)
+
+
+def _listening_line(host: str, port: int, mounted: list[str]) -> str:
+    routes = {"slack": "Slack at /slack/events", "teams": "Teams at /api/messages"}
+    platforms = ", ".join(routes[m] for m in mounted) or "no chat platform (webhooks and health only)"
+    return f"npsbot listening on http://{host}:{port} — {platforms}."
 
 
 @app.command()
@@ -89,6 +120,7 @@ def socket() -> None:
     if not (settings.slack_app_token and settings.slack_bot_token):
         err.print("Socket Mode needs SLACK_APP_TOKEN (xapp-…) and SLACK_BOT_TOKEN (xoxb-…).")
         raise typer.Exit(2)
+    _refuse_half_configured(settings, "socket")
     _mail_check(settings)
     logs.configure()
     from bot.theme_model import load_model
@@ -129,9 +161,14 @@ def shell(
         if sub is None or not sub.alerts:
             channels.subscribe(rt, place, Actor("shell", who, who), segment=None, max_score=6)
         banner += (f"\nDemo data in npsbot-demo.db ({stored} new responses stored). {channel} is subscribed to"
-                   " alerts. Try: `score`, `unclaimed`, `show 3`, `claim 3`, `digest now`,"
-                   " `\\respond 2 customer=cus_007 Nobody answered my ticket`.")
-    asyncio.run(run_shell(services, user=who, channel=channel, console=console, banner=banner))
+                   " alerts. Try: `score`, `unclaimed`, `show 3`, `claim 3`, `close 3 recovered`, `\\react 5 eyes`,"
+                   " `digest now`, `\\respond 2 customer=cus_007 Nobody answered my ticket`.")
+    if sys.stdin.isatty():
+        from handlers.shell_tty import run_terminal
+
+        run_terminal(services, user=who, channel=channel, console=console, banner=banner)
+    else:
+        asyncio.run(run_shell(services, user=who, channel=channel, console=console, banner=banner))
 
 
 def _login() -> str:
@@ -161,10 +198,11 @@ def import_csv(
         err.print(f"{file} is not UTF-8 text; export the CSV as UTF-8.")
         raise typer.Exit(2) from None
     fmt = format or detect(text)
-    records, mapper = records_for(fmt, text)
+    settings = _settings()
+    records, mapper = records_for(fmt, text, settings)
     records = list(records)
     logs.configure("WARNING")
-    rt = build_runtime(_settings())
+    rt = build_runtime(settings)
     columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as progress:
@@ -185,15 +223,27 @@ def import_csv(
 def digest(
     channel: Annotated[str | None, typer.Option(help="Channel id (default: every channel with a schedule).")] = None,
     preview: Annotated[bool, typer.Option("--preview", help="Print the digest instead of posting it.")] = False,
+    chart: Annotated[Path | None, typer.Option("--chart", help="With --preview: also write the trend chart "
+                                               "to this PNG file.", dir_okay=False)] = None,
 ) -> None:
     """Build a digest now and post it (or print it with --preview)."""
     from bot.app import build_app, build_runtime, build_services
-    from bot.digest import enqueue_digests, preview_text
+    from bot.digest import enqueue_digests, preview_chart, preview_text
 
+    if chart is not None and not preview:
+        err.print("--chart goes with --preview (a posted digest carries its chart).")
+        raise typer.Exit(2)
     logs.configure("WARNING")
     rt = build_runtime(_settings())
     if preview:
         console.print(preview_text(rt, channel), markup=False, highlight=False, emoji=False)
+        if chart is not None:
+            png = preview_chart(rt, channel)
+            if png is None:
+                err.print("No chart: there are no responses in the last 12 weeks.")
+                raise typer.Exit(1)
+            chart.write_bytes(png)
+            err.print(f"Chart written to {chart.resolve()}", markup=False, highlight=False)
         return
     queued = enqueue_digests(rt, channel)
     if not queued:
@@ -214,12 +264,17 @@ def teams_package(
     out: Annotated[Path, typer.Option(help="Where to write the zip.")] = Path("npsbot-teams.zip"),
 ) -> None:
     """Write the Teams app package (manifest.json + icons) that an admin uploads."""
-    from handlers.teams.package import write_package
+    from handlers.teams.package import FALLBACK_SITE, app_id_problem, write_package
 
     settings = _settings()
-    if not settings.microsoft_app_id:
-        err.print("Set MICROSOFT_APP_ID to your Azure bot's app id first.")
+    problem = app_id_problem(settings.microsoft_app_id)
+    if problem:
+        err.print(problem, markup=False, highlight=False)
         raise typer.Exit(2)
+    if not settings.public_url:
+        err.print(f"Note: NPSBOT_PUBLIC_URL is not set, so the package's website, privacy and terms links "
+                  f"point to {FALLBACK_SITE}. Set it to where `npsbot serve` is reachable and run this again.",
+                  markup=False, highlight=False)
     path = write_package(settings, out)
     console.print(f"Wrote {path}")
 
@@ -235,7 +290,16 @@ def db_upgrade() -> None:
 
 
 def main() -> None:
-    app(prog_name="npsbot")
+    try:
+        app(prog_name="npsbot")
+    except Exception as exc:  # noqa: BLE001 - known operator mistakes become one line, the rest re-raise
+        settings = _active.get("settings")
+        line = explain(exc, database_url=settings.database_url if isinstance(settings, Settings) else "",
+                       listen=str(_active.get("listen", "")))
+        if line is None:
+            raise
+        err.print(line, markup=False, highlight=False)
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

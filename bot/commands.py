@@ -150,6 +150,9 @@ def parse_command(text: str) -> Command:
         for token in tokens:
             if token.lower() in PERIODS:
                 period = PERIODS[token.lower()]
+            elif "=" not in token:
+                raise CommandError(f"`score` does not understand `{token}`; the period is one of "
+                                   f"{'|'.join(PERIODS)} (e.g. `score 7d`), a segment is `segment=…`.")
             else:
                 seg = _options([token], {"segment"}, "score")["segment"]
         return Command(Verb.SCORE, period_days=period, segment=seg)

@@ -1,18 +1,75 @@
-"""Settings read from the environment (and a `.env` file), as listed in interface.md."""
+"""Settings read from the environment (and a `.env` file), as listed in interface.md.
+
+The one configuration surface: nothing else in npsbot reads `os.environ` (a test enforces it),
+so a value in `.env` counts exactly as one exported in the shell. Survey-tool settings are
+nested per tool: `NPSBOT_TYPEFORM_SECRET` is `Settings.typeform.secret`,
+`NPSBOT_TYPEFORM_SCORE_FIELD` is `Settings.typeform.score_field`.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The generic fields a survey tool's answer is mapped to; each has a `NPSBOT_<TOOL>_<KEY>_FIELD`.
+FIELD_KEYS = ("score", "comment", "segment", "arr", "owner", "customer_id", "customer_name", "email",
+              "submitted_at")
+
+
+class ToolFields(BaseModel):
+    """Which of a survey tool's fields hold what (`NPSBOT_<TOOL>_<KEY>_FIELD`)."""
+
+    # Comma-separated field names (case- and punctuation-insensitive, `*` wildcards allowed).
+    score_field: str = ""
+    comment_field: str = ""
+    segment_field: str = ""
+    arr_field: str = ""
+    owner_field: str = ""
+    customer_id_field: str = ""
+    customer_name_field: str = ""
+    email_field: str = ""
+    submitted_at_field: str = ""
+
+    def field_names(self, key: str) -> tuple[str, ...] | None:
+        """The names configured for generic field `key`, or None for the tool's defaults."""
+        raw = getattr(self, f"{key}_field", "")
+        names = tuple(n.strip() for n in raw.split(",") if n.strip())
+        return names or None
+
+
+class SurveyTool(ToolFields):
+    """A survey tool that signs its webhooks: its signing secret besides the field names."""
+
+    secret: SecretStr | None = None
+
+    def secret_value(self) -> str | None:
+        return self.secret.get_secret_value() if self.secret else None
+
+
+class SurveyMonkeyTool(SurveyTool):
+    # The app's client id: when set, `Sm-Apikey` must match it.
+    client_id: str = ""
+    # An access token to read a response's answers (the webhook carries only its id).
+    token: SecretStr | None = None
+    api_url: str = "https://api.surveymonkey.com/v3/"
+
+
+class QualtricsTool(SurveyTool):
+    # The data-centre API base, e.g. https://fra1.qualtrics.com/API/v3, and a token to read answers.
+    api_url: str = ""
+    api_token: SecretStr | None = None
 
 
 class Settings(BaseSettings):
     """Every knob of npsbot; names match the environment variables of interface.md."""
 
+    # The nested delimiter splits once after a group's prefix: NPSBOT_TYPEFORM_SCORE_FIELD is
+    # `typeform.score_field`. Flat fields have an explicit alias and are not affected.
     model_config = SettingsConfigDict(
-        env_file=".env", env_ignore_empty=True, extra="ignore", populate_by_name=True
+        env_file=".env", env_ignore_empty=True, extra="ignore", populate_by_name=True,
+        env_nested_delimiter="_", env_nested_max_split=1,
     )
 
     database_url: str = Field("sqlite:///npsbot.db", validation_alias="DATABASE_URL")
@@ -73,6 +130,24 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(20.0, gt=0, validation_alias="NPSBOT_SMTP_TIMEOUT")
     # Seconds between IMAP polls when the server has no IDLE (and the longest IDLE wait).
     imap_poll_seconds: float = Field(60.0, gt=0, validation_alias="NPSBOT_IMAP_POLL_SECONDS")
+    # Survey tools (handlers/connectors): NPSBOT_<TOOL>_SECRET, NPSBOT_<TOOL>_<KEY>_FIELD, …
+    delighted: SurveyTool = Field(default_factory=SurveyTool, validation_alias="NPSBOT_DELIGHTED")
+    typeform: SurveyTool = Field(default_factory=SurveyTool, validation_alias="NPSBOT_TYPEFORM")
+    surveymonkey: SurveyMonkeyTool = Field(default_factory=SurveyMonkeyTool,
+                                           validation_alias="NPSBOT_SURVEYMONKEY")
+    qualtrics: QualtricsTool = Field(default_factory=QualtricsTool, validation_alias="NPSBOT_QUALTRICS")
+    # Google Forms posts from our own Apps Script with ?token=, so it has no secret of its own.
+    google_forms: ToolFields = Field(default_factory=ToolFields, validation_alias="NPSBOT_GOOGLE_FORMS")
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        # Caught here, a typo or an unsupported engine is one line instead of a driver traceback.
+        scheme = value.split(":", 1)[0].split("+", 1)[0].lower()
+        if scheme not in ("sqlite", "postgres", "postgresql") or "://" not in value:
+            raise ValueError(f"{value.split('://')[0]}://… is not supported: use sqlite:///FILE or "
+                             "postgresql://user@host:5432/db")
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -119,12 +194,53 @@ class Settings(BaseSettings):
     def teams_enabled(self) -> bool:
         return bool(self.microsoft_app_id) or self.teams_enabled_flag
 
-    def secret(self, name: str) -> str | None:
-        """Return a survey tool's secret `NPSBOT_<TOOL>_SECRET`, read at call time."""
-        import os
+    def startup_problem(self, command: str = "serve") -> str | None:
+        """The first half-configured setting `command` would start with, as one line; None if none."""
+        for when, needs, commands in STARTUP_RULES:
+            if command in commands and _is_set(getattr(self, when)) and not _is_set(getattr(self, needs)):
+                return (f"{env_name(when)} is set but {env_name(needs)} is not: set {env_name(needs)} "
+                        f"(or unset {env_name(when)}) and start again.")
+        return None
 
-        value = os.environ.get(f"NPSBOT_{name.upper().replace('-', '_')}_SECRET")
-        return value or None
+    def tool(self, name: str) -> ToolFields:
+        """A survey tool's settings by its source name (`typeform`, `google-forms`, …)."""
+        return getattr(self, name.replace("-", "_"))
+
+
+# Settings that only work together: (when this one is set, this one must be too, for these commands).
+# `npsbot serve`/`socket` refuse to start otherwise, naming the missing variable; add pairs here.
+STARTUP_RULES: list[tuple[str, str, frozenset[str]]] = [
+    ("slack_bot_token", "slack_signing_secret", frozenset({"serve"})),
+    ("slack_signing_secret", "slack_bot_token", frozenset({"serve"})),
+    ("slack_app_token", "slack_bot_token", frozenset({"socket"})),
+    ("microsoft_app_id", "microsoft_app_password", frozenset({"serve"})),
+    ("microsoft_app_password", "microsoft_app_id", frozenset({"serve"})),
+]
+
+
+def _is_set(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return bool(value)
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a top-level `Settings` field (its first alias)."""
+    alias = Settings.model_fields[field].validation_alias
+    return str(alias.choices[0] if isinstance(alias, AliasChoices) else alias or field.upper())
+
+
+def variable_names() -> list[str]:
+    """Every environment variable `Settings` reads, nested groups spelled out, in field order."""
+    names: list[str] = []
+    for name, info in Settings.model_fields.items():
+        first = env_name(name)
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names.extend(f"{first}_{sub.upper()}" for sub in annotation.model_fields)
+        else:
+            names.append(str(first))
+    return names
 
 
 @lru_cache

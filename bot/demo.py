@@ -128,11 +128,16 @@ _NOTES = ("Called the customer, walked through the fix.", "Sent a discount for t
           "Support manager apologised and set up a weekly check-in.")
 
 
+# The follow-ups the README's walkthrough and the shell's banner name: left open and unclaimed, so
+# `show 3`, `claim 3`, `note 3 …`, `close 3 recovered` and `\react 5 eyes` work on a fresh demo.
+WALKTHROUGH = (3, 5)
+
+
 def _plan_followup(plan: list, number: int, opened_at: datetime, now: datetime, rng: random.Random) -> None:
     """Decide when (and whether) staff claim, annotate and close a new follow-up."""
     who = rng.choice(STAFF)
     actor = Actor("shell", who, who)
-    if rng.random() < 0.06:
+    if rng.random() < 0.06 or number in WALKTHROUGH:
         return  # nobody picked it up: the queue and the overdue list are never empty in real life
     claim_at = opened_at + timedelta(hours=rng.uniform(0.3, 30) if rng.random() < 0.8 else rng.uniform(30, 80))
     heapq.heappush(plan, (claim_at, number * 10, "claim", number, actor, None))

@@ -36,10 +36,12 @@ from bot.mail.recovery import recovery as mail_recovery
 from bot.nps import Change, NpsSummary, compare, format_nps
 from bot.runtime import Runtime
 from bot.textview import money, safe
+from bot.wording import counted, signed_change
 from storage.db import read_scope, session_scope
 from storage.models import (
     Customer,
     FollowUp,
+    Outcome,
     Response,
     Status,
     Subscription,
@@ -47,6 +49,10 @@ from storage.models import (
 )
 
 log = logging.getLogger(__name__)
+
+# Shown wherever "recovered" is: the word has a measured meaning, distinct from the outcome staff pick.
+RECOVERED_MEANS = ("Recovered = a detractor whose follow-up was closed and who then answered 7 or more "
+                   "(counted in the week of that answer); “Closed as: recovered” is what staff chose on close.")
 
 PERIOD = timedelta(days=7)
 TREND_WEEKS = 12
@@ -111,6 +117,12 @@ class LoopView:
     recovered: int = 0
     open_detractors: int = 0
     arr_at_risk: float = 0.0
+    # How the week's closes ended, in Outcome order: ((outcome, count), …), zeros included.
+    outcomes: tuple[tuple[str, int], ...] = ()
+    # Of the week's new follow-ups whose claim SLA has run out or that were claimed: how many
+    # were claimed within it (`claim_sla_base` is that denominator).
+    claimed_in_sla: int = 0
+    claim_sla_base: int = 0
 
 
 @dataclass(frozen=True)
@@ -163,10 +175,10 @@ class DigestView:
         """`NPS +12 ±9` (with the insufficient-data note when under 30 responses)."""
         c = self.current
         text = f"NPS {format_nps(c.nps)}"
-        if c.margin is not None:
-            text += f" ±{c.margin:.0f}"
+        if self.margin_text:
+            text += f" {self.margin_text}"
         if c.insufficient and c.n:
-            text += f" (insufficient data: {c.n} responses, 30 needed)"
+            text += f" (insufficient data: {counted(c.n, 'response', thousands=True)}, 30 needed)"
         return text
 
     @property
@@ -175,14 +187,34 @@ class DigestView:
         if ch.delta is None:
             return "no responses the week before to compare with"
         verdict = "significant" if ch.significant else "within the margin of error"
-        return (f"{ch.delta:+.0f} vs the week before ({format_nps(self.previous.nps)} from "
-                f"{self.previous.n:,} responses); {verdict}")
+        return (f"{signed_change(ch.delta)} vs the week before ({format_nps(self.previous.nps)} from "
+                f"{counted(self.previous.n, 'response', thousands=True)}); {verdict}")
+
+    @property
+    def margin_text(self) -> str:
+        """`±15 at 95% confidence`, or empty when there is no margin to state (under 30 answers)."""
+        m = self.current.margin
+        return "" if m is None else f"±{m:.0f} at 95% confidence"
+
+    @property
+    def outcomes_text(self) -> str:
+        """`Closed as: resolved 4 · recovered 2 · unreachable 1 · churned 0 · no-action 2`."""
+        return "Closed as: " + " · ".join(f"{name} {n:,}" for name, n in self.loop.outcomes)
+
+    @property
+    def claim_sla_text(self) -> str:
+        lp, sla = self.loop, f"{self.sla_claim_hours:g} h"
+        if not lp.claim_sla_base:
+            return f"Claimed within the {sla} claim SLA: no follow-up due this week"
+        share = lp.claimed_in_sla / lp.claim_sla_base
+        return (f"Claimed within the {sla} claim SLA: {lp.claimed_in_sla:,} of {lp.claim_sla_base:,} "
+                f"detractor follow-ups opened this week ({share:.0%})")
 
     @property
     def counts_text(self) -> str:
         c = self.current
-        return (f"{c.n:,} responses · {c.promoters:,} promoters · {c.passives:,} passives · "
-                f"{c.detractors:,} detractors")
+        return " · ".join(counted(n, noun, thousands=True) for n, noun in (
+            (c.n, "response"), (c.promoters, "promoter"), (c.passives, "passive"), (c.detractors, "detractor")))
 
     @property
     def trend_text(self) -> str:
@@ -237,7 +269,7 @@ class DigestView:
                 lines.append(f"  {label:<{width}}  {segment_figure(s)}")
             if self.segments_total > len(self.segments):
                 lines.append(f"  … and {self.segments_total - len(self.segments)} more segments")
-        lines += ["", f"What detractors wrote about ({self.detractor_comments:,} comments):"]
+        lines += ["", f"What detractors wrote about ({counted(self.detractor_comments, 'comment', thousands=True)}):"]
         if not self.detractor_comments:
             lines.append("  No detractor comments this week.")
         for t in self.themes:
@@ -248,7 +280,10 @@ class DigestView:
             lines.append(f"  {'Other':<28} {self.uncategorised:>4}")
         lines += theme_digest.text_lines(self)
         lines += ["", "Follow-up loop:", f"  {self.loop_text}", f"  {self.medians_text}",
-                  f"  {self.risk_text}"]
+                  f"  {self.risk_text}", f"  {self.claim_sla_text}"]
+        if self.loop.outcomes:
+            lines.append(f"  {self.outcomes_text}")
+        lines.append(f"  {RECOVERED_MEANS}")
         lp = self.loop
         if lp.overdue_total:
             lines.append(f"  Overdue ({lp.overdue_total:,}):")
@@ -295,7 +330,8 @@ def segment_figure(s: SegmentLine) -> str:
     n = s.summary.n
     if s.insufficient:
         return f"insufficient data ({n:,} response{'s' if n != 1 else ''}, {format_nps(s.summary.nps)})"
-    return f"{format_nps(s.summary.nps)} ±{s.summary.margin:.0f} · {n:,} responses"
+    margin = f" ±{s.summary.margin:.0f}" if s.summary.margin is not None else ""
+    return f"{format_nps(s.summary.nps)}{margin} · {counted(n, 'response', thousands=True)}"
 
 
 def overdue_state(o: OverdueLine) -> str:
@@ -494,8 +530,22 @@ def _loop(session: Session, start: datetime, end: datetime, segment: str | None,
         q = q.where(later.segment == segment)
     recovered = session.execute(q).scalar_one()
 
+    # How this week's closes ended, and the claim SLA kept for the week's new follow-ups.
+    q = select(f.outcome, func.count()).select_from(f)
+    if segment:
+        q = q.join(first, first.id == f.response_id).where(first.segment == segment)
+    by_outcome = dict(session.execute(q.where(*closed_where).group_by(f.outcome)).all())
+    outcomes = tuple((o.value, by_outcome.get(o.value, 0)) for o in Outcome) if closed else ()
+    sla_seconds = claim_hours * 3600.0
+    week = [f.opened_at >= start, f.opened_at < end]
+    due = or_(f.claimed_at.is_not(None), f.opened_at < end - timedelta(hours=claim_hours))
+    claim_sla_base = count(*week, due)
+    claimed_in_sla = count(*week, f.claimed_at.is_not(None),
+                           _seconds(session, f.claimed_at, f.opened_at) <= sla_seconds) if claim_sla_base else 0
+
     return LoopView(
-        opened=opened, claimed=claimed, closed=closed,
+        opened=opened, claimed=claimed, closed=closed, outcomes=outcomes,
+        claimed_in_sla=claimed_in_sla, claim_sla_base=claim_sla_base,
         median_to_claim=None if to_claim is None else timedelta(seconds=round(to_claim)),
         median_to_close=None if to_close is None else timedelta(seconds=round(to_close)),
         overdue=tuple(overdue), overdue_total=overdue_n, recovered=recovered,
@@ -592,6 +642,15 @@ def preview_text(rt: Runtime, channel_id: str | None) -> str:
         head = f"── {sub.platform} {sub.channel_id} ──"
         parts.append(f"{head}\n{view.as_text()}" if len(subs) > 1 or not channel_id else view.as_text())
     return "\n\n".join(parts)
+
+
+def preview_chart(rt: Runtime, channel_id: str | None) -> bytes | None:
+    """The trend chart `npsbot digest --preview --chart FILE` writes: the channel's segment, if any."""
+    with read_scope(rt.engine) as s:
+        sub = _subscription(s, None, channel_id) if channel_id else None
+    view = build_digest(rt, period_end=rt.clock.now(), segment=sub.segment if sub else None,
+                        timezone=sub.digest_tz if sub else None)
+    return view.chart_png
 
 
 def _platform_of(session: Session, rt: Runtime, channel_id: str) -> str:

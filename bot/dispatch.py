@@ -111,7 +111,8 @@ class Dispatcher:
             mine = queries.followup_list(s, Verb.MINE, actor_key=actor.key, settings=rt.settings, now=now)
             queue = queries.followup_list(s, Verb.UNCLAIMED, actor_key=actor.key, settings=rt.settings, now=now)
             score = queries.score_view(s, period_days=30, segment=None, now=now)
-        return HomeView(mine=mine.items, unclaimed=queue.items, unclaimed_total=queue.total, score=score)
+        return HomeView(mine=mine.items, unclaimed=queue.items, unclaimed_total=queue.total, score=score,
+                        mine_total=mine.total)
 
     def followup_for_message(self, platform: str, channel_id: str, message_ref: str) -> int | None:
         with read_scope(self.rt.engine) as s:

@@ -64,9 +64,13 @@ class NpsSummary:
 
     @property
     def margin(self) -> float | None:
-        """Half-width of the 95% confidence interval, in NPS points."""
+        """Half-width of the 95% confidence interval, in NPS points; None under 30 responses.
+
+        The normal approximation behind it fails on small samples: one detractor would read
+        "-100 ±0". Under 30 responses the number is flagged as insufficient data instead.
+        """
         var = self.variance
-        return None if var is None else Z_95 * math.sqrt(var)
+        return None if var is None or self.insufficient else Z_95 * math.sqrt(var)
 
     @property
     def insufficient(self) -> bool:

@@ -75,11 +75,14 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
     customer_ids = {f.customer_id for f in followups if f.customer_id}
     customers = {c.id: c for c in session.execute(
         select(Customer).where(Customer.id.in_(customer_ids))).scalars()} if customer_ids else {}
-    counts = dict(session.execute(
-        select(Response.followup_id, func.count()).where(Response.followup_id.in_(ids),
-                                                         Response.source != "resurvey")  # shown on its own
+    counts: dict[int, int] = {}
+    first_answer: dict[int, datetime] = {}
+    for fid, n, first in session.execute(
+        select(Response.followup_id, func.count(), func.min(Response.submitted_at))
+        .where(Response.followup_id.in_(ids), Response.source != "resurvey")  # shown on its own
         .group_by(Response.followup_id)
-    ).all())
+    ).all():
+        counts[fid], first_answer[fid] = n, as_utc(first)
     earlier: dict[int, list[ScorePoint]] = {}
     if customer_ids:
         # The customer's answers that are not part of this follow-up, newest first.
@@ -102,8 +105,11 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
     for f in followups:
         r = responses.get(f.latest_response_id)
         c = customers.get(f.customer_id)
+        # Earlier means before this follow-up's first answer: a later answer is not history.
+        since = first_answer.get(f.id) or (as_utc(r.submitted_at) if r else as_utc(f.opened_at))
         points = tuple(
-            p for fid, p in earlier.get(f.customer_id, []) if fid != f.id  # type: ignore[misc]
+            p for fid, p in earlier.get(f.customer_id, [])  # type: ignore[misc]
+            if fid != f.id and p.submitted_at < since
         )[:EARLIER_SCORES]
         views.append(AlertView(
             number=f.id,

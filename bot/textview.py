@@ -20,6 +20,7 @@ from bot.views import (
     Notice,
     ScoreView,
 )
+from bot.wording import counted, signed_change
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 CATEGORY_ICON = {"detractor": "🔴", "passive": "🟡", "promoter": "🟢"}
@@ -152,15 +153,16 @@ def score_text(v: ScoreView) -> str:
     if c.margin is not None:
         head += f" ±{c.margin:.0f}"
     if c.insufficient:
-        head += f" (insufficient data: {c.n} responses, 30 needed)"
-    lines = [head, f"{c.n} responses · {c.promoters} promoters · {c.passives} passives · {c.detractors} detractors"]
+        head += f" (insufficient data: {counted(c.n, 'response')}, 30 needed)"
+    lines = [head, f"{counted(c.n, 'response')} · {counted(c.promoters, 'promoter')} · "
+             f"{counted(c.passives, 'passive')} · {counted(c.detractors, 'detractor')}"]
     ch = v.change
     if ch.delta is None:
         lines.append(f"Change vs the {v.period_days} days before: no earlier responses to compare.")
     else:
         verdict = "significant" if ch.significant else "within the margin of error"
-        lines.append(f"Change vs the {v.period_days} days before: {ch.delta:+.0f} ({verdict}; "
-                     f"previous {format_nps(v.previous.nps)} from {v.previous.n} responses)")
+        lines.append(f"Change vs the {v.period_days} days before: {signed_change(ch.delta)} ({verdict}; "
+                     f"previous {format_nps(v.previous.nps)} from {counted(v.previous.n, 'response')})")
     return "\n".join(lines)
 
 
@@ -174,7 +176,8 @@ def help_text(v: HelpView) -> str:
 
 
 def home_text(v: HomeView) -> str:
-    mine = FollowUpList("Your follow-ups", v.mine, len(v.mine), "You have no follow-ups.")
+    mine = FollowUpList("Your follow-ups", v.mine, len(v.mine) if v.mine_total is None else v.mine_total,
+                        "You have no follow-ups.")
     queue = FollowUpList("Unclaimed", v.unclaimed, v.unclaimed_total, "No unclaimed follow-ups.")
     return "\n\n".join([score_text(v.score), list_text(mine), list_text(queue)])
 

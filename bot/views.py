@@ -151,6 +151,8 @@ class HomeView:
     unclaimed: tuple[AlertView, ...]
     unclaimed_total: int
     score: ScoreView
+    # How many follow-ups are mine in all (`mine` holds the first of them); None = len(mine).
+    mine_total: int | None = None
 
 
 Reply = Notice | HelpView | FollowUpList | FollowUpDetail | ScoreView | HomeView

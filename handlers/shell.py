@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shlex
 import sys
 import uuid
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
@@ -32,7 +34,7 @@ from bot.app import Services
 from bot.commands import reaction_command
 from bot.ingest import ingest, validate_item
 from bot.textview import alert_text, reply_text, safe
-from bot.views import AlertView
+from bot.views import AlertView, HelpView
 
 PLATFORM = "shell"
 SHELL_HELP = __doc__.split("\n\n", 1)[1].split("\nCustomer text")[0]
@@ -79,6 +81,12 @@ class ShellNotifier:
         text = reply_text(digest)
         self.transcript.append(("digest", channel_id, text))
         self._print(Panel(Text(text), title=f"📊 digest for {safe(channel_id)}", title_align="left"))
+        png = getattr(digest, "chart_png", None)
+        if png:
+            # A terminal cannot show the chart: write it beside the user and say where.
+            path = Path(f"npsbot-digest-{re.sub(r'[^A-Za-z0-9_-]+', '', channel_id) or 'chart'}.png").resolve()
+            path.write_bytes(png)
+            self._print(Text(f"Chart written to {path}", style="dim"))
 
 
 class Shell:
@@ -109,7 +117,11 @@ class Shell:
             keep_going = await self._meta(line)
         else:
             reply = await asyncio.to_thread(self.services.dispatcher.handle_text, line, self.actor, self.place)
-            self.say(reply_text(reply), None if getattr(reply, "ok", True) else "yellow")
+            if isinstance(reply, HelpView) and reply.error:
+                # At a terminal a mistake gets one line; `help` prints the list when asked.
+                self.say(f"⚠ {reply.error} (`help` lists the commands)", "yellow")
+            else:
+                self.say(reply_text(reply), None if getattr(reply, "ok", True) else "yellow")
             keep_going = True
         await self.services.worker.drain()
         return keep_going

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from bot.app import build_app, build_runtime, build_services
 from bot.clock import FixedClock
@@ -45,7 +46,9 @@ def _pg_status() -> str | None:
             engine.dispose()
             _pg_checked.append(None)
         except Exception as exc:  # noqa: BLE001
-            _pg_checked.append(f"PostgreSQL at 127.0.0.1:5432 is not reachable ({type(exc).__name__})")
+            where = make_url(PG_ADMIN_URL)
+            _pg_checked.append(f"PostgreSQL at {where.host}:{where.port or 5432}/{where.database} is not "
+                               f"reachable ({type(exc).__name__}; set NPSBOT_TEST_PG_ADMIN to another address)")
     return _pg_checked[0]
 
 

@@ -53,7 +53,8 @@ def test_nps_is_between_minus_100_and_100(values):
     summary = NpsSummary.of_scores(values)
     if values:
         assert -100 <= summary.nps <= 100
-        assert summary.margin >= 0
+        # Under 30 responses there is no margin to state (one detractor is not "-100 ±0").
+        assert summary.margin is None if len(values) < 30 else summary.margin >= 0
     assert summary.n == len(values)
 
 
@@ -65,7 +66,7 @@ def test_counts_add_up_across_periods(a, b):
 @given(scores)
 def test_all_promoters_or_all_detractors_have_no_spread(values):
     if values:
-        assert NpsSummary.of_scores([10] * len(values)).margin == 0
+        assert NpsSummary.of_scores([10] * len(values)).variance == 0
         assert NpsSummary.of_scores([0] * len(values)).nps == -100
 
 
@@ -80,3 +81,18 @@ def test_format_is_signed_and_whole():
 
 def test_min_responses_is_30():
     assert MIN_RESPONSES == 30
+
+
+def test_one_or_two_answers_have_no_margin_and_are_counted_in_the_singular():
+    from bot.textview import score_text
+    from bot.views import ScoreView
+
+    one = NpsSummary.of_scores([3])
+    assert one.margin is None and one.insufficient
+    assert NpsSummary.of_scores([3, 4]).margin is None
+    view = ScoreView(period_days=30, segment=None, current=one, previous=NpsSummary(),
+                     change=compare(one, NpsSummary()))
+    text = score_text(view)
+    assert "±" not in text
+    assert "-100 (insufficient data: 1 response, 30 needed)" in text
+    assert "1 response · 0 promoters · 0 passives · 1 detractor" in text

@@ -43,10 +43,10 @@ def test_customer_text_is_printed_literally_and_cannot_drive_the_terminal(tmp_pa
     assert "\x1b[2J" not in result.stdout
 
 
-def test_a_mistake_names_itself_and_shows_the_help(tmp_path):
+def test_a_mistake_names_itself_and_points_to_the_help(tmp_path):
     result = run_shell(tmp_path, "claim seven\n")
     assert "`seven` is not a follow-up number" in result.stdout
-    assert "npsbot commands:" in result.stdout
+    assert "(`help` lists the commands)" in result.stdout
 
 
 def test_demo_loads_a_realistic_sample_in_every_state(tmp_path):

@@ -11,7 +11,6 @@ field each generic field came from so a 422 can name the tool's field.
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.config import ToolFields
 from bot.csvimport import parse_number
 
 KEYS = ("score", "comment", "segment", "arr", "owner", "customer_id", "customer_name", "email",
@@ -46,15 +46,9 @@ def normalize(name: str) -> str:
     return re.sub(r"[\s_\-.:]+", "", str(name).lower())
 
 
-def env_names(tool: str, key: str) -> tuple[str, ...] | None:
-    """The field names configured with NPSBOT_<TOOL>_<KEY>_FIELD, read at call time."""
-    raw = os.environ.get(f"NPSBOT_{tool.upper().replace('-', '_')}_{key.upper()}_FIELD", "")
-    names = tuple(n.strip() for n in raw.split(",") if n.strip())
-    return names or None
-
-
-def names_for(tool: str, key: str, defaults: Mapping[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
-    configured = env_names(tool, key)
+def names_for(config: ToolFields, key: str,
+              defaults: Mapping[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
+    configured = config.field_names(key)
     if configured:
         return configured
     own = (defaults or {}).get(key, ())
@@ -183,7 +177,7 @@ _PATHS = {"segment": "customer.segment", "arr": "customer.arr", "owner": "custom
           "customer_id": "customer.id", "customer_name": "customer.name", "email": "customer.email"}
 
 
-def build(tool: str, response_id: Any, values: Mapping[str, Any], *,
+def build(tool: str, response_id: Any, values: Mapping[str, Any], *, config: ToolFields,
           defaults: Mapping[str, tuple[str, ...]] | None = None,
           aliases: Mapping[str, Iterable[str]] | None = None,
           fixed: Mapping[str, tuple[str, Any]] | None = None,
@@ -193,6 +187,8 @@ def build(tool: str, response_id: Any, values: Mapping[str, Any], *,
           tags: Mapping[str, Any] | None = None, id_field: str = "id",
           strict_dates: bool = False) -> Mapped:
     """Pick the configured fields out of a tool's flat values and build the generic dict.
+
+    `config` is the tool's settings group (`Settings.tool(tool)`): its `…_field` names win.
 
     `fixed` holds fields the tool itself defines (Delighted's `score`), as (tool field, value);
     a configured NPSBOT_<TOOL>_<KEY>_FIELD still wins over them. `fallback` fields are used when
@@ -206,11 +202,11 @@ def build(tool: str, response_id: Any, values: Mapping[str, Any], *,
     picked: dict[str, Any] = {}
     used: set[str] = set()
     for key in KEYS:
-        configured = env_names(tool, key)
+        configured = config.field_names(key)
         if key in fixed and not configured:
             hit = fixed[key]
         else:
-            hit = find(values, names_for(tool, key, defaults), skip=used, aliases=aliases)
+            hit = find(values, names_for(config, key, defaults), skip=used, aliases=aliases)
             # A configured name that matches nothing is not silently replaced by a guess.
             if hit is None and not configured and key in fallback and fallback[key][0] not in used:
                 hit = fallback[key]
@@ -222,9 +218,9 @@ def build(tool: str, response_id: Any, values: Mapping[str, Any], *,
         picked[key] = value
         origin[_PATHS.get(key, key)] = (paths or {}).get(name, name)
     if "score" not in picked:
-        configured = env_names(tool, "score")
+        configured = config.field_names("score")
         empty = (None if configured else fixed.get("score")) or find(
-            values, names_for(tool, "score", defaults), aliases=aliases, allow_empty=True)
+            values, names_for(config, "score", defaults), aliases=aliases, allow_empty=True)
         if empty:
             raise MissingScore(f"{(paths or {}).get(empty[0], empty[0])} is empty: the NPS question "
                                "was not answered")

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from bot.config import Settings, ToolFields
 from bot.csvimport import CsvRecord, RowMapper, generic_row, read_records
 from handlers.connectors import qualtrics
 from handlers.connectors.common import build, normalize
@@ -107,11 +108,13 @@ def detect(text: str) -> str:
     return "generic"
 
 
-def records_for(fmt: str, text: str) -> tuple[Iterable[CsvRecord], RowMapper]:
+def records_for(fmt: str, text: str, settings: Settings) -> tuple[Iterable[CsvRecord], RowMapper]:
     """The records of a CSV text in format `fmt` and the mapper of its rows to the generic dict."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return _PRESETS[fmt](text)
+    if fmt == "generic":
+        return _generic(text)
+    return _PRESETS[fmt](text, settings.tool(fmt))
 
 
 def _generic(text: str) -> tuple[Iterable[CsvRecord], RowMapper]:
@@ -134,7 +137,7 @@ def _required_id(values: dict[str, str], *names: str) -> tuple[str, str]:
     return found
 
 
-def _delighted(text: str) -> tuple[Iterable[CsvRecord], RowMapper]:
+def _delighted(text: str, config: ToolFields) -> tuple[Iterable[CsvRecord], RowMapper]:
     _, records, _ = _read(text, 1)
     own = {normalize(n) for n in ("Response ID", "Score", "Comment", "Response timestamp", "Email", "Name",
                                   "Notes", "Tags")}
@@ -151,13 +154,13 @@ def _delighted(text: str) -> tuple[Iterable[CsvRecord], RowMapper]:
         fallback = {k: v for k, v in (("email", _value(values, "Email")),
                                       ("customer_name", _value(values, "Name"))) if v}
         tags = {**props, "delighted_tags": values.get("Tags", "")}
-        return build("delighted", rid, props, fixed=fixed, fallback=fallback, tags=tags,
+        return build("delighted", rid, props, config=config, fixed=fixed, fallback=fallback, tags=tags,
                      strict_dates=True, id_field="Response ID").item
 
     return records, mapper
 
 
-def _surveymonkey(text: str) -> tuple[Iterable[CsvRecord], RowMapper]:
+def _surveymonkey(text: str, config: ToolFields) -> tuple[Iterable[CsvRecord], RowMapper]:
     def namer(headers: list[list[str]]) -> list[str]:
         # A question spanning several columns names only its first; the second row names the parts.
         top = headers[0] if headers else []
@@ -185,13 +188,13 @@ def _surveymonkey(text: str) -> tuple[Iterable[CsvRecord], RowMapper]:
         when = _value(values, "End Date", "Start Date")
         if when:
             fixed["submitted_at"] = when
-        return build("surveymonkey", rid, answers, defaults=_TITLE_DEFAULTS, fixed=fixed,
+        return build("surveymonkey", rid, answers, config=config, defaults=_TITLE_DEFAULTS, fixed=fixed,
                      fallback=fallback, strict_dates=True, id_field="Respondent ID").item
 
     return records, mapper
 
 
-def _qualtrics(text: str) -> tuple[Iterable[CsvRecord], RowMapper]:
+def _qualtrics(text: str, config: ToolFields) -> tuple[Iterable[CsvRecord], RowMapper]:
     rows = _first_row(text, 3)
     import_row = len(rows) > 2 and any(c.startswith('{"ImportId"') for c in rows[2])
     headers, records, names = _read(text, 3 if import_row else 2)
@@ -216,13 +219,13 @@ def _qualtrics(text: str) -> tuple[Iterable[CsvRecord], RowMapper]:
         rest = {k: v for k, v in values.items() if k != key}
         when = next((k for k in ("RecordedDate", "EndDate") if rest.get(k, "").strip()), None)
         mapped = qualtrics.map_values(rid, rest, aliases=aliases, tz=zones.get(when or "", None),
-                                      strict_dates=True, id_field=key, prefix="")
+                                      strict_dates=True, id_field=key, prefix="", config=config)
         return mapped.item
 
     return records, mapper
 
 
-def _typeform(text: str) -> tuple[Iterable[CsvRecord], RowMapper]:
+def _typeform(text: str, config: ToolFields) -> tuple[Iterable[CsvRecord], RowMapper]:
     _, records, _ = _read(text, 1)
     meta = {"#", "response type", "start date (utc)", "stage date (utc)", "submit date (utc)",
             "network id", "tags", "ending"}
@@ -232,13 +235,13 @@ def _typeform(text: str) -> tuple[Iterable[CsvRecord], RowMapper]:
         answers = {k: v for k, v in values.items() if k.strip().lower() not in meta}
         when = _value(values, "Submit Date (UTC)")
         fixed = {"submitted_at": when} if when else {}
-        return build("typeform", rid, answers, defaults=_TITLE_DEFAULTS, fixed=fixed,
+        return build("typeform", rid, answers, config=config, defaults=_TITLE_DEFAULTS, fixed=fixed,
                      strict_dates=True, tz="UTC", id_field="#").item
 
     return records, mapper
 
 
-def _google_forms(text: str) -> tuple[Iterable[CsvRecord], RowMapper]:
+def _google_forms(text: str, config: ToolFields) -> tuple[Iterable[CsvRecord], RowMapper]:
     _, records, _ = _read(text, 1)
 
     def mapper(values: dict[str, str]) -> dict:
@@ -249,7 +252,7 @@ def _google_forms(text: str) -> tuple[Iterable[CsvRecord], RowMapper]:
         # importing the same export twice stores it once.
         digest = hashlib.sha256(json.dumps(sorted(values.items())).encode()).hexdigest()[:20]
         answers = {k: v for k, v in values.items() if normalize(k) != "timestamp"}
-        return build("google-forms", f"gf-{digest}", answers, defaults=_TITLE_DEFAULTS,
+        return build("google-forms", f"gf-{digest}", answers, config=config, defaults=_TITLE_DEFAULTS,
                      fixed={"submitted_at": stamp}, strict_dates=True, id_field="Timestamp").item
 
     return records, mapper

@@ -15,7 +15,7 @@ import hmac
 
 from aiohttp import web
 
-from bot.config import Settings
+from bot.config import Settings, ToolFields
 from bot.ingest import ResponseIn, add_late_comment
 from bot.runtime import Runtime
 from handlers.connectors.common import build
@@ -26,7 +26,7 @@ RESPONSE_EVENTS = ("survey_response.created", "survey_response.updated")
 
 
 def verify(request: web.Request, raw: bytes, settings: Settings) -> bool | None:
-    secret = settings.secret(NAME)
+    secret = settings.delighted.secret_value()
     if not secret:
         return None
     given = request.headers.get("X-Delighted-Webhook-Signature", "").strip()
@@ -34,13 +34,13 @@ def verify(request: web.Request, raw: bytes, settings: Settings) -> bool | None:
     return bool(given) and hmac.compare_digest(given.lower().encode(), expected.encode())
 
 
-def map_response(data: dict, *, prefix: str = "event_data") -> object:
+def map_response(data: dict, config: ToolFields, *, prefix: str = "event_data") -> object:
     """A Delighted survey response object (webhook `event_data`, or the API's) to the generic dict."""
     person = data.get("person") if isinstance(data.get("person"), dict) else {}
     props = data.get("person_properties") if isinstance(data.get("person_properties"), dict) else {}
     paths = {k: f"{prefix}.person_properties.{k}" for k in props}
     return build(
-        NAME, data.get("id"), props, id_field=f"{prefix}.id", paths=paths,
+        NAME, data.get("id"), props, config=config, id_field=f"{prefix}.id", paths=paths,
         fixed={"score": (f"{prefix}.score", data.get("score")),
                "comment": (f"{prefix}.comment", data.get("comment")),
                "submitted_at": (f"{prefix}.created_at", data.get("created_at"))},
@@ -65,7 +65,7 @@ async def extract(body: object, request: web.Request, rt: Runtime) -> Extracted 
     if survey_type not in (None, "nps", "enps"):
         # CSAT (1-5) or CES (1-7) scores would be misread as NPS detractors.
         return Ignored(f"survey_type {survey_type!r} is not NPS")
-    mapped = map_response(data)
+    mapped = map_response(data, rt.settings.delighted)
     found = Extracted([mapped])
     if kind == "survey_response.updated" and mapped.item.get("comment"):
         async def fill_comment(rt: Runtime, items: list[ResponseIn]) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.config import ToolFields
 from bot.ingest import FieldError
 from bot.runtime import Runtime
 from handlers.connectors.common import Mapped, build
@@ -25,12 +26,12 @@ from handlers.connectors.webhook import Connector, Extracted, Ignored, no_signat
 NAME = "google-forms"
 
 
-def map_submission(body: dict) -> Mapped:
+def map_submission(body: dict, config: ToolFields) -> Mapped:
     answers = body.get("answers") if isinstance(body.get("answers"), dict) else {}
     values: dict[str, Any] = dict(answers)
     paths = {k: f"answers.{k}" for k in values}
     mapped = build(
-        NAME, body.get("responseId"), values, paths=paths, id_field="responseId",
+        NAME, body.get("responseId"), values, config=config, paths=paths, id_field="responseId",
         fixed={"submitted_at": ("timestamp", body.get("timestamp"))},
         fallback={"email": ("respondentEmail", body.get("respondentEmail"))},
     )
@@ -43,7 +44,7 @@ async def extract(body: object, request: web.Request, rt: Runtime) -> Extracted 
         return Ignored("not a form submission object")
     if not isinstance(body.get("answers"), dict):
         return Extracted(errors=[FieldError("answers", "must be an object of question title: answer")])
-    return Extracted([map_submission(body)])
+    return Extracted([map_submission(body, rt.settings.google_forms)])
 
 
 CONNECTOR = Connector(NAME, no_signature, extract)

@@ -22,13 +22,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from aiohttp import web
 
-from bot.config import Settings
+from bot.config import QualtricsTool, Settings, ToolFields
 from bot.ingest import FieldError
 from bot.runtime import Runtime
 from handlers.connectors.common import Mapped, build
@@ -39,7 +38,7 @@ ID_KEYS = ("ResponseID", "ResponseId", "responseId", "response_id", "_recordId",
 
 
 def verify(request: web.Request, raw: bytes, settings: Settings) -> bool | None:
-    secret = settings.secret(NAME)
+    secret = settings.qualtrics.secret_value()
     if not secret or "json" in (request.content_type or ""):
         return None
     try:
@@ -64,7 +63,7 @@ def nps_fields(values: dict[str, Any]) -> tuple[str | None, str | None]:
 def map_values(response_id: Any, values: dict[str, Any], *, prefix: str = "values",
                labels: dict[str, Any] | None = None, tz: str | None = None,
                aliases: dict[str, list[str]] | None = None, strict_dates: bool = False,
-               id_field: str = "responseId") -> Mapped:
+               id_field: str = "responseId", config: ToolFields) -> Mapped:
     score_key, comment_key = nps_fields(values)
     if labels and score_key and not isinstance(values.get(score_key), int | float):
         # A recoded choice can leave `values` without the number; its label still has it.
@@ -85,7 +84,7 @@ def map_values(response_id: Any, values: dict[str, Any], *, prefix: str = "value
                 "email": ("recipientEmail", values.get("recipientEmail") or values.get("RecipientEmail")),
                 "customer_name": ("recipientFirstName", " ".join(p for p in (first, last) if p) or None)}
     fallback = {k: v for k, v in fallback.items() if v and v[1] not in (None, "")}
-    mapped = build(NAME, response_id, values, paths=paths, fixed=fixed, fallback=fallback,
+    mapped = build(NAME, response_id, values, config=config, paths=paths, fixed=fixed, fallback=fallback,
                    aliases=aliases, tz=tz, strict_dates=strict_dates, id_field=id_field)
     mapped.origin = {k: paths.get(v, v) for k, v in mapped.origin.items()}
     return mapped
@@ -98,9 +97,9 @@ def _flat_id(body: dict) -> tuple[str | None, Any]:
     return None, None
 
 
-async def fetch(survey_id: str, response_id: str) -> dict | None:
-    base = os.environ.get("NPSBOT_QUALTRICS_API_URL", "").strip()
-    token = os.environ.get("NPSBOT_QUALTRICS_API_TOKEN", "").strip()
+async def fetch(survey_id: str, response_id: str, config: QualtricsTool) -> dict | None:
+    base = config.api_url.strip()
+    token = config.api_token.get_secret_value().strip() if config.api_token else ""
     if not base or not token:
         raise Unavailable("set NPSBOT_QUALTRICS_API_URL and NPSBOT_QUALTRICS_API_TOKEN so npsbot can "
                           "read the response's answers")
@@ -111,29 +110,31 @@ async def fetch(survey_id: str, response_id: str) -> dict | None:
 async def extract(body: object, request: web.Request, rt: Runtime) -> Extracted | Ignored:
     if not isinstance(body, dict):
         return Ignored("not a Qualtrics object")
+    config = rt.settings.qualtrics
     if "HMAC" in body:
         # The signature covers MSG alone: a signed request is read only as an event, from its
         # MSG, so a captured (MSG, HMAC) pair cannot carry answers of the sender's choosing.
         if "Topic" not in body or "MSG" not in body:
             return Extracted(errors=[FieldError("Topic" if "Topic" not in body else "MSG",
                                                 "is required in a signed event")])
-        return await _event(body, signed=True)
+        return await _event(body, config, signed=True)
     if "Topic" in body:
-        return await _event(body)
+        return await _event(body, config)
     result = body.get("result") if isinstance(body.get("result"), dict) else body
     if isinstance(result.get("values"), dict):
         rid = result.get("responseId") or result["values"].get("_recordId")
         return Extracted([map_values(rid, result["values"], labels=result.get("labels"),
-                                     prefix="result.values" if result is not body else "values")])
+                                     prefix="result.values" if result is not body else "values",
+                                     config=config)])
     key, rid = _flat_id(body)
     if rid is None:
         return Extracted(errors=[FieldError("ResponseID", "is required (pipe ${e://Field/ResponseID})")])
     values = {k: v for k, v in body.items() if k != key}
-    mapped = map_values(rid, values, prefix="body", id_field=key)
+    mapped = map_values(rid, values, prefix="body", id_field=key, config=config)
     return Extracted([mapped])
 
 
-async def _event(form: dict, *, signed: bool = False) -> Extracted | Ignored:
+async def _event(form: dict, config: QualtricsTool, *, signed: bool = False) -> Extracted | Ignored:
     message: dict = {} if signed else dict(form)
     if "MSG" in form:
         try:
@@ -149,13 +150,13 @@ async def _event(form: dict, *, signed: bool = False) -> Extracted | Ignored:
     survey_id, response_id = message.get("SurveyID"), message.get("ResponseID")
     if not survey_id or not response_id:
         return Extracted(errors=[FieldError("SurveyID" if not survey_id else "ResponseID", "is required")])
-    body = await fetch(str(survey_id), str(response_id))
+    body = await fetch(str(survey_id), str(response_id), config)
     if body is None:
         return Ignored("the response no longer exists in Qualtrics")
     result = body.get("result") if isinstance(body.get("result"), dict) else {}
     values = result.get("values") if isinstance(result.get("values"), dict) else {}
     return Extracted([map_values(result.get("responseId") or response_id, values,
-                                 labels=result.get("labels"), prefix="result.values")])
+                                 labels=result.get("labels"), prefix="result.values", config=config)])
 
 
 CONNECTOR = Connector(NAME, verify, extract, form_body=True)

@@ -17,13 +17,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
-from bot.config import Settings
+from bot.config import Settings, ToolFields
 from bot.ingest import FieldError
 from bot.runtime import Runtime
 from handlers.connectors.common import Mapped, build
@@ -34,11 +33,11 @@ DEFAULT_API = "https://api.surveymonkey.com/v3/"
 
 
 def verify(request: web.Request, raw: bytes, settings: Settings) -> bool | None:
-    secret = settings.secret(NAME)
+    secret = settings.surveymonkey.secret_value()
     if not secret:
         return None
     header_id = request.headers.get("Sm-Apikey", "").strip()
-    client_id = os.environ.get("NPSBOT_SURVEYMONKEY_CLIENT_ID", "").strip()
+    client_id = settings.surveymonkey.client_id.strip()
     if client_id and not hmac.compare_digest(header_id.encode(), client_id.encode()):
         return False
     key = f"{client_id or header_id}&{secret}".encode()
@@ -60,7 +59,7 @@ def answer_text(question: dict) -> Any:
     return texts[0] if len(texts) == 1 else texts
 
 
-def map_details(details: dict) -> Mapped:
+def map_details(details: dict, config: ToolFields) -> Mapped:
     """A response from the details endpoint (`simple=true`) to the generic dict."""
     values: dict[str, Any] = {}
     aliases: dict[str, list[str]] = {}
@@ -80,7 +79,7 @@ def map_details(details: dict) -> Mapped:
     full_name = " ".join(p for p in (details.get("first_name"), details.get("last_name")) if p) or None
     when = details.get("date_modified") or details.get("date_created")
     mapped = build(
-        NAME, details.get("id"), values, aliases=aliases, paths=paths, tags=custom,
+        NAME, details.get("id"), values, config=config, aliases=aliases, paths=paths, tags=custom,
         fixed={"submitted_at": ("date_modified", when)},
         fallback={"email": ("email_address", details.get("email_address")),
                   "customer_name": ("first_name", full_name)},
@@ -97,10 +96,11 @@ async def extract(body: object, request: web.Request, rt: Runtime) -> Extracted 
     if not survey_id or not response_id:
         return Extracted(errors=[FieldError("resources.survey_id" if not survey_id else "object_id",
                                             "is required")])
-    token = os.environ.get("NPSBOT_SURVEYMONKEY_TOKEN", "").strip()
+    config = rt.settings.surveymonkey
+    token = config.token.get_secret_value().strip() if config.token else ""
     if not token:
         raise Unavailable("set NPSBOT_SURVEYMONKEY_TOKEN so npsbot can read the response's answers")
-    base = os.environ.get("NPSBOT_SURVEYMONKEY_API_URL", "").strip() or DEFAULT_API
+    base = config.api_url.strip() or DEFAULT_API
     survey, response = quote(str(survey_id), safe=""), quote(str(response_id), safe="")
     url = f"{base.rstrip('/')}/surveys/{survey}/responses/{response}/details?simple=true"
     details = await fetch_json(url, {"Authorization": f"Bearer {token}"}, what="the SurveyMonkey API")
@@ -108,7 +108,7 @@ async def extract(body: object, request: web.Request, rt: Runtime) -> Extracted 
         return Ignored("the response no longer exists in SurveyMonkey")
     if details.get("response_status") not in (None, "completed"):
         return Ignored(f"response_status {details.get('response_status')!r} is not completed")
-    return Extracted([map_details(details)])
+    return Extracted([map_details(details, rt.settings.surveymonkey)])
 
 
 CONNECTOR = Connector(NAME, verify, extract)

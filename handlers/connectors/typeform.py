@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.config import Settings
+from bot.config import Settings, ToolFields
 from bot.runtime import Runtime
 from handlers.connectors.common import Mapped, build
 from handlers.connectors.webhook import Connector, Extracted, Ignored
@@ -27,7 +27,7 @@ NAME = "typeform"
 
 
 def verify(request: web.Request, raw: bytes, settings: Settings) -> bool | None:
-    secret = settings.secret(NAME)
+    secret = settings.typeform.secret_value()
     if not secret:
         return None
     given = request.headers.get("Typeform-Signature", "").strip()
@@ -52,7 +52,7 @@ def answer_value(answer: dict) -> Any:
     return None
 
 
-def map_form_response(resp: dict) -> Mapped:
+def map_form_response(resp: dict, config: ToolFields) -> Mapped:
     titles = {f.get("id"): f.get("title") for f in (resp.get("definition") or {}).get("fields") or []
               if isinstance(f, dict)}
     values: dict[str, Any] = {}
@@ -92,7 +92,7 @@ def map_form_response(resp: dict) -> Mapped:
     # The NPS field is the Typeform-defined score: it wins over names unless one is configured.
     fixed = {"score": fallback.pop("score")} if "score" in fallback else {}
     fixed["submitted_at"] = ("form_response.submitted_at", resp.get("submitted_at"))
-    mapped = build(NAME, resp.get("token") or resp.get("response_id"), values, aliases=aliases,
+    mapped = build(NAME, resp.get("token") or resp.get("response_id"), values, config=config, aliases=aliases,
                    paths=paths, fixed=fixed, fallback=fallback, tags=hidden,
                    id_field="form_response.token")
     mapped.origin = {k: paths.get(v, v) for k, v in mapped.origin.items()}
@@ -106,7 +106,7 @@ async def extract(body: object, request: web.Request, rt: Runtime) -> Extracted 
     resp = body.get("form_response")
     if not isinstance(resp, dict):
         return Ignored("event has no form_response")
-    return Extracted([map_form_response(resp)])
+    return Extracted([map_form_response(resp, rt.settings.typeform)])
 
 
 CONNECTOR = Connector(NAME, verify, extract)

@@ -99,9 +99,10 @@ def handler(connector: Connector) -> Callable[[web.Request], Awaitable[web.Respo
             return error(401, message=f"the {connector.name} signature is missing or wrong")
         if signed is None:
             if not webhook_token(settings):
+                own = (f"NPSBOT_{connector.name.upper().replace('-', '_')}_SECRET or "
+                       if hasattr(settings.tool(connector.name), "secret") else "")
                 return error(401, message=f"/webhooks/{connector.name} is disabled until "
-                             f"NPSBOT_{connector.name.upper().replace('-', '_')}_SECRET or "
-                             "NPSBOT_WEBHOOK_TOKEN is set")
+                             f"{own}NPSBOT_WEBHOOK_TOKEN is set")
             if not token_ok(request, settings):
                 return error(401, message="missing or wrong ?token=")
         body = parse(raw, request.content_type or "", connector.form_body)

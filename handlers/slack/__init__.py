@@ -48,6 +48,18 @@ def favour_event_loop() -> None:
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
 
 
+class _NoTokenFromEnvironmentWarning(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and, as we hand it a client,
+    warns on every start that the token "will be unused": true and intended, so not shown."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_BOLT_LOG = logging.getLogger("slack_bolt.AsyncApp")
+_BOLT_LOG.addFilter(_NoTokenFromEnvironmentWarning())
+
+
 def build_bolt_app(services, *, socket_mode: bool = False) -> AsyncApp:
     """A Bolt AsyncApp with npsbot's listeners; its client talks to SLACK_API_URL."""
     settings = services.rt.settings
@@ -63,6 +75,7 @@ def build_bolt_app(services, *, socket_mode: bool = False) -> AsyncApp:
         # Socket Mode payloads arrive over an authenticated WebSocket and carry no signature.
         request_verification_enabled=not socket_mode,
         name="npsbot",
+        logger=_BOLT_LOG,
     )
     client.token = token
     register(app, services, session=lambda: client.session)

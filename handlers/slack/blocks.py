@@ -298,13 +298,21 @@ def home_blocks(v: HomeView, notice: Notice | None = None) -> list[dict]:
     if notice is not None:
         blocks += notice_blocks(notice)
     blocks += score_blocks(v.score)
-    blocks += [{"type": "divider"}, header(f"Your follow-ups ({len(v.mine)})")]
+    # Both sections always show, each cut to its share of the 100 blocks with "… and N more":
+    # the headers, the divider and the two "more" lines take 5.
+    avail = VIEW_BLOCKS - len(blocks) - 6
+    mine_room = min(len(v.mine), max(avail - min(len(v.unclaimed), avail // 2), avail // 2))
+    mine_total = len(v.mine) if v.mine_total is None else v.mine_total
+    blocks += [{"type": "divider"}, header(f"Your follow-ups ({mine_total})")]
     if v.mine:
-        blocks += [home_item(a, Verb.CLOSE if Verb.CLOSE in a.actions else None) for a in v.mine]
+        blocks += [home_item(a, Verb.CLOSE if Verb.CLOSE in a.actions else None) for a in v.mine[:mine_room]]
+        if mine_total > min(len(v.mine), mine_room):
+            more = mine_total - min(len(v.mine), mine_room)
+            blocks.append(context(mrkdwn(f"… and {more} more; `/nps mine` lists them.")))
     else:
         blocks.append(context(mrkdwn("You have no follow-ups. Claim one from the queue below.")))
     blocks += [{"type": "divider"}, header(f"Unclaimed ({v.unclaimed_total})")]
-    room = VIEW_BLOCKS - len(blocks) - 1
+    room = max(VIEW_BLOCKS - len(blocks) - 1, 0)
     shown = v.unclaimed[:room]
     if shown:
         blocks += [home_item(a, Verb.CLAIM) for a in shown]

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.digest import DigestView, duration, overdue_text, segment_figure
+from bot.digest import RECOVERED_MEANS, DigestView, duration, overdue_text, segment_figure
 from bot.nps import format_nps
 from bot.textview import money
+from bot.wording import counted, signed_change
 from handlers.slack import theme_blocks
 from handlers.slack.blocks import FIELD_MAX, HEADER_MAX, MESSAGE_BLOCKS, TEXT_MAX, clip, escape
 
@@ -49,16 +50,17 @@ DIVIDER = {"type": "divider"}
 
 def _headline_fields(d) -> list[dict]:
     c = d.current
-    nps = format_nps(c.nps) + (f" ±{c.margin:.0f}" if c.margin is not None else "")
+    nps = format_nps(c.nps) + (f" {d.margin_text}" if d.margin_text else "")
     if c.insufficient:
-        nps += f"  _(insufficient data: {c.n} responses)_"
+        nps += f"  _(insufficient data: {counted(c.n, 'response', thousands=True)})_"
     ch = d.change
     if ch.delta is None:
         change = "no responses the week before"
     else:
         verdict = ":chart_with_upwards_trend: significant" if ch.significant and ch.delta > 0 else \
             ":chart_with_downwards_trend: significant" if ch.significant else "within the margin of error"
-        change = f"{ch.delta:+.0f} vs {format_nps(d.previous.nps)} ({d.previous.n:,} responses) · {verdict}"
+        change = (f"{signed_change(ch.delta)} vs {format_nps(d.previous.nps)} "
+                  f"({counted(d.previous.n, 'response', thousands=True)}) · {verdict}")
     return [
         _md(f"*NPS*\n{nps}", FIELD_MAX),
         _md(f"*Change*\n{change}", FIELD_MAX),
@@ -80,7 +82,7 @@ def _segment_blocks(d) -> list[dict]:
 
 
 def _theme_blocks(d) -> list[dict]:
-    head = f"*What detractors wrote about* ({d.detractor_comments:,} comments)"
+    head = f"*What detractors wrote about* ({counted(d.detractor_comments, 'comment', thousands=True)})"
     if not d.detractor_comments:
         return [_section(_md(f"{head}\nNo detractor comments this week."))]
     blocks = [_section(_md(head))]
@@ -116,6 +118,10 @@ def _loop_blocks(d) -> list[dict]:
                                    "`/nps claim N` takes one.")))
     else:
         blocks.append(_context(_md(":white_check_mark: Nothing overdue.")))
+    blocks.append(_context(_plain(d.claim_sla_text)))
+    if lp.outcomes:
+        blocks.append(_context(_plain(d.outcomes_text)))
+    blocks.append(_context(_plain(RECOVERED_MEANS)))
     return blocks
 
 
@@ -150,10 +156,15 @@ def digest_blocks(digest: DigestView) -> list[dict]:
         blocks.append(_context(_md(f"Weekly NPS, oldest first: {d.trend_text}")))
     blocks.append(DIVIDER)
     blocks += _segment_blocks(d)
-    blocks += _theme_blocks(d)
+    loop = _loop_blocks(d) + _recovery_blocks(d)
+    # However many themes there are, the follow-up loop keeps its place in the 50 blocks.
+    themes = _theme_blocks(d)
+    room = MESSAGE_BLOCKS - len(blocks) - 1 - len(loop)
+    if len(themes) > room:
+        themes = themes[: max(room - 1, 1)] + [_context(_md(f"… and {len(themes) - max(room - 1, 1)} more themes"))]
+    blocks += themes
     blocks.append(DIVIDER)
-    blocks += _loop_blocks(d)
-    blocks += _recovery_blocks(d)
+    blocks += loop
     if len(blocks) > MESSAGE_BLOCKS:
         blocks = blocks[: MESSAGE_BLOCKS - 1] + [_context(_md("(shortened to fit Slack's 50 blocks)"))]
     return blocks

@@ -21,6 +21,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+class _NoUnknownAttributeWarnings(logging.Filter):
+    """msrest warns for every field Teams sends that the SDK's models predate (`teamsChannelId`,
+    …): it ignores them by design, and a warning per activity would bury real ones."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "is not a known attribute of class" not in str(record.msg)
+
+
+logging.getLogger("msrest.serialization").addFilter(_NoUnknownAttributeWarnings())
+
+
 class BotConfig:
     """The attribute names ConfigurationBotFrameworkAuthentication reads (not env var names)."""
 

@@ -37,6 +37,7 @@ from bot.errors import CommandError
 from bot.views import AlertView, HelpView, Notice
 from handlers.teams import cards, theme_cards
 from handlers.teams.conversations import ConversationStore, base_conversation_id, member_key, user_key
+from handlers.teams.members import MemberNames
 from storage.models import Outcome
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,23 @@ class _MessageInvokeResponse(Model):
         self.status_code = 200
         self.type = "application/vnd.microsoft.activity.message"
         self.value = value
+
+
+class _ErrorInvokeResponse(Model):
+    """An `adaptiveCard/action` refused as a whole: Universal Actions' error shape, status inside
+    and outside alike (not a 400 carrying `statusCode: 200`)."""
+
+    _attribute_map = {
+        "status_code": {"key": "statusCode", "type": "int"},
+        "type": {"key": "type", "type": "str"},
+        "value": {"key": "value", "type": "{str}"},
+    }
+
+    def __init__(self, *, status: int, code: str, message: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.status_code = status
+        self.type = "application/vnd.microsoft.error"
+        self.value = {"code": code, "message": message}
 
 
 def actor_of(account: ChannelAccount | None) -> Actor:
@@ -196,8 +214,10 @@ class NpsTeamsBot(TeamsActivityHandler):
     def __init__(self, dispatcher: Dispatcher, store: ConversationStore) -> None:
         self.dispatcher = dispatcher
         self.store = store
+        self.names = MemberNames()
 
     async def on_turn(self, turn_context: TurnContext) -> None:
+        await self.names.fill(turn_context)
         await self._remember(turn_context.activity)
         await super().on_turn(turn_context)
 
@@ -272,7 +292,10 @@ class NpsTeamsBot(TeamsActivityHandler):
         value = turn_context.activity.value if isinstance(turn_context.activity.value, dict) else {}
         action = value.get("action") or {}
         if action.get("type") != "Action.Execute":
-            return InvokeResponse(status=400, body=_MessageInvokeResponse(value="Unsupported card action."))
+            message = (f"The action {str(action.get('type'))[:40]!r} is not supported: npsbot's buttons are "
+                       "Action.Execute.")
+            return InvokeResponse(status=400, body=_ErrorInvokeResponse(status=400, code="NotSupported",
+                                                                        message=message))
         data = dict(action.get("data") or {})
         data.setdefault("npsbot", action.get("verb"))
         try:

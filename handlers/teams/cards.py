@@ -35,7 +35,8 @@ from bot.views import (
     Notice,
     ScoreView,
 )
-from handlers.teams import theme_cards
+from bot.wording import counted, signed_change
+from handlers.teams import actions, card_size, theme_cards
 from storage.models import Outcome
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -58,7 +59,7 @@ def card(body: list[dict], actions: list[dict] | None = None) -> dict:
                            "msteams": {"width": "Full"}, "body": body}
     if actions:
         out["actions"] = actions
-    return out
+    return card_size.fit(out)
 
 
 def text_block(text: str, **style: Any) -> dict:
@@ -83,8 +84,7 @@ def _truncate(text: str, limit: int) -> str:
 
 
 def _execute(title: str, verb: str, number: int, **extra: Any) -> dict:
-    return {"type": "Action.Execute", "title": title, "verb": verb,
-            "data": {"npsbot": verb, "n": number}, **extra}
+    return actions.execute(title, verb, {"npsbot": verb, "n": number}, **extra)
 
 
 # -- the alert ----------------------------------------------------------------------------------
@@ -149,7 +149,7 @@ def alert_actions(a: AlertView) -> list[dict]:
     actions: list[dict] = []
     for verb in a.actions:
         if verb == Verb.CLAIM:
-            actions.append(_execute("Claim", "claim", n, style="positive"))
+            actions.append(_execute("Claim", "claim", n))
         elif verb == Verb.NOTE:
             actions.append({"type": "Action.ShowCard", "title": "Add note", "card": {
                 "type": "AdaptiveCard",
@@ -170,7 +170,7 @@ def alert_actions(a: AlertView) -> list[dict]:
                      "isMultiline": True, "maxLength": 3000},
                     *theme_cards.cause_inputs(a),
                 ],
-                "actions": [_execute(f"Close #{n}", "close", n, style="positive")],
+                "actions": [_execute(f"Close #{n}", "close", n)],
             }})
         elif verb == Verb.REOPEN:
             actions.append(_execute("Reopen", "reopen", n))
@@ -260,20 +260,31 @@ def list_card(v: FollowUpList) -> dict:
 def detail_card(d: FollowUpDetail) -> dict:
     """`show N`: the alert with its buttons, every answer, the score history and the audit trail."""
     body = alert_body(d.alert)
-    body.append(text_block("Answers", weight="Bolder", separator=True))
-    for r in d.responses:
-        body.append(rich(run(f"{when(r.submitted_at)} · {r.score}/10 · ", isSubtle=True),
-                         run(r.comment or "(no comment)", italic=bool(r.comment)), spacing="Small"))
-    if d.history:
-        points = " → ".join(f"{p.score} ({day(p.submitted_at)})" for p in d.history)
-        body.append(text_block(f"Score history: {points}", isSubtle=True))
-    body.append(text_block("Trail", weight="Bolder", separator=True))
+    answers = [rich(run(f"{when(r.submitted_at)} · {r.score}/10 · ", isSubtle=True),
+                    run(r.comment or "(no comment)", italic=bool(r.comment)), spacing="Small") for r in d.responses]
+    trail = []
     for e in d.events:
         inlines = [run(f"{when(e.at)} · ", isSubtle=True), run(e.actor_name, weight="Bolder"), run(f" {e.action}")]
         if e.text:
             inlines += [run(": "), run(e.text)]
-        body.append(rich(*inlines, spacing="Small"))
-    return card(body, alert_actions(d.alert))
+        trail.append(rich(*inlines, spacing="Small"))
+    history = []
+    if d.history:
+        points = " → ".join(f"{p.score} ({day(p.submitted_at)})" for p in d.history)
+        history.append(text_block(f"Score history: {points}", isSubtle=True))
+    # Long follow-ups keep their newest answers and trail entries within Teams' size limit and
+    # say how many earlier ones are left out (as the Slack renderer clips).
+    actions = alert_actions(d.alert)
+    budget = card_size.LIMIT - card_size.size(card(body + history, actions)) - 600
+    answers = card_size.keep_newest(answers, budget // 3, lambda k: text_block(
+        f"… {k} earlier answer{'s' if k != 1 else ''}", isSubtle=True, spacing="Small"))
+    trail = card_size.keep_newest(trail, budget - card_size.size(answers), lambda k: text_block(
+        f"… {k} earlier trail entr{'ies' if k != 1 else 'y'} (notes and changes)", isSubtle=True, spacing="Small"))
+    body.append(text_block("Answers", weight="Bolder", separator=True))
+    body += answers + history
+    body.append(text_block("Trail", weight="Bolder", separator=True))
+    body += trail
+    return card(body, actions)
 
 
 def score_card(v: ScoreView) -> dict:
@@ -284,17 +295,19 @@ def score_card(v: ScoreView) -> dict:
     big = format_nps(c.nps) + (f" ±{c.margin:.0f}" if c.margin is not None else "")
     body = [rich(*title), text_block(big, size="ExtraLarge", weight="Bolder", spacing="None")]
     if c.insufficient:
-        body.append(text_block(f"Insufficient data: {c.n} responses, 30 needed", color="Warning", spacing="None"))
-    body.append(text_block(f"{c.n} responses · {c.promoters} promoters · {c.passives} passives · "
-                           f"{c.detractors} detractors", spacing="Small"))
+        body.append(text_block(f"Insufficient data: {counted(c.n, 'response')}, 30 needed", color="Warning",
+                               spacing="None"))
+    body.append(text_block(f"{counted(c.n, 'response')} · {counted(c.promoters, 'promoter')} · "
+                           f"{counted(c.passives, 'passive')} · {counted(c.detractors, 'detractor')}", spacing="Small"))
     ch = v.change
     if ch.delta is None:
         body.append(text_block(f"Change vs the {v.period_days} days before: no earlier responses to compare.",
                                isSubtle=True))
     else:
         verdict = "significant" if ch.significant else "within the margin of error"
-        body.append(text_block(f"Change vs the {v.period_days} days before: {ch.delta:+.0f} ({verdict}; previous "
-                               f"{format_nps(v.previous.nps)} from {v.previous.n} responses)", isSubtle=True))
+        body.append(text_block(f"Change vs the {v.period_days} days before: {signed_change(ch.delta)} ({verdict}; "
+                               f"previous {format_nps(v.previous.nps)} from {counted(v.previous.n, 'response')})",
+                               isSubtle=True))
     return card(body)
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from bot.digest import DigestView, duration, overdue_text, segment_figure
+from bot.digest import RECOVERED_MEANS, DigestView, duration, overdue_text, segment_figure
 from bot.nps import format_nps
 from bot.textview import money, safe
 from bot.theme_digest import add_command
-from handlers.teams import theme_cards
+from bot.wording import counted, signed_change
+from handlers.teams import card_size, theme_cards
 
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 VERSION = "1.5"
@@ -55,13 +56,16 @@ def _headline(d: DigestView) -> dict:
     if ch.delta is None:
         change, colour = "no responses the week before", "Default"
     else:
-        change = f"{ch.delta:+.0f} vs {format_nps(d.previous.nps)} · " + (
+        change = f"{signed_change(ch.delta)} vs {format_nps(d.previous.nps)} · " + (
             "significant" if ch.significant else "within the margin of error")
         colour = ("Good" if ch.delta > 0 else "Attention") if ch.significant else "Default"
     nps_items = [_text("NPS", isSubtle=True, size="Small"),
                  _text(f"{format_nps(c.nps)}{margin}", size="ExtraLarge", weight="Bolder", spacing="None")]
+    if d.margin_text:
+        nps_items.append(_text("at 95% confidence", isSubtle=True, size="Small", spacing="None"))
     if c.insufficient:
-        nps_items.append(_text(f"insufficient data ({c.n} responses)", size="Small", color="Warning",
+        nps_items.append(_text(f"insufficient data ({counted(c.n, 'response', thousands=True)})", size="Small",
+                               color="Warning",
                                spacing="None"))
     return {
         "type": "ColumnSet",
@@ -69,8 +73,9 @@ def _headline(d: DigestView) -> dict:
             {"type": "Column", "width": "auto", "items": nps_items},
             {"type": "Column", "width": "stretch", "verticalContentAlignment": "Center", "items": [
                 _text(change, color=colour),
-                _text(f"{c.n:,} responses · {c.promoters:,} promoters · {c.passives:,} passives · "
-                      f"{c.detractors:,} detractors", isSubtle=True, spacing="Small"),
+                _text(f"{counted(c.n, 'response', thousands=True)} · {counted(c.promoters, 'promoter', thousands=True)}"
+                      f" · {counted(c.passives, 'passive', thousands=True)} · "
+                      f"{counted(c.detractors, 'detractor', thousands=True)}", isSubtle=True, spacing="Small"),
             ]},
         ],
     }
@@ -91,7 +96,7 @@ def _segments(d: DigestView) -> list[dict]:
 
 
 def _themes(d: DigestView) -> list[dict]:
-    out = [_heading(f"What detractors wrote about ({d.detractor_comments:,} comments)")]
+    out = [_heading(f"What detractors wrote about ({counted(d.detractor_comments, 'comment', thousands=True)})")]
     if not d.detractor_comments:
         out.append(_text("No detractor comments this week.", isSubtle=True))
         return out
@@ -136,6 +141,10 @@ def _loop(d: DigestView) -> list[dict]:
                              isSubtle=True, spacing="Small"))
     else:
         out.append(_text("Nothing overdue.", color="Good", spacing="Small"))
+    out.append(_text(d.claim_sla_text, spacing="Small"))
+    if lp.outcomes:
+        out.append(_text(d.outcomes_text, spacing="Small"))
+    out.append(_text(RECOVERED_MEANS, isSubtle=True, size="Small", spacing="Small"))
     return out
 
 
@@ -165,5 +174,5 @@ def digest_card(digest: DigestView) -> dict:
         body.append(_heading(head.rstrip(":")))
         body += [_rich(_run(line.strip(), isSubtle=line.strip().startswith("·")), spacing="None")
                  for line in rest]
-    return {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "msteams": {"width": "Full"},
-            "body": body}
+    return card_size.fit({"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION,
+                          "msteams": {"width": "Full"}, "body": body})

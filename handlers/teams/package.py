@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-import logging
+import uuid
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -19,7 +19,17 @@ from urllib.parse import urlparse
 
 from bot.config import Settings
 
-log = logging.getLogger(__name__)
+
+def app_id_problem(app_id: str) -> str | None:
+    """Why `app_id` cannot be a Teams app id (a GUID), in words; None when it can."""
+    if not app_id:
+        return "Set MICROSOFT_APP_ID to your Azure bot's app id first."
+    try:
+        uuid.UUID(app_id)
+    except ValueError:
+        return (f"MICROSOFT_APP_ID {app_id!r} is not a GUID: copy the bot's Microsoft App ID "
+                "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx) from its Azure Bot resource.")
+    return None
 
 MANIFEST_VERSION = "1.22"
 SCHEMA_URL = f"https://developer.microsoft.com/json-schemas/teams/v{MANIFEST_VERSION}/MicrosoftTeams.schema.json"
@@ -65,8 +75,9 @@ def _version() -> str:
 def manifest(settings: Settings, public_url: str | None = None) -> dict:
     """manifest.json for this deployment (pure: settings in, dict out)."""
     app_id = settings.microsoft_app_id
-    if not app_id:
-        raise ValueError("MICROSOFT_APP_ID is needed: it is the Teams app id and the bot id.")
+    problem = app_id_problem(app_id)
+    if problem:
+        raise ValueError(problem)
     site = (public_url or "").rstrip("/")
     host = urlparse(site).hostname if site else None
     links = site or FALLBACK_SITE
@@ -150,8 +161,6 @@ def package_bytes(settings: Settings, public_url: str | None = None) -> bytes:
 def write_package(settings: Settings, out_path: Path, *, public_url: str | None = None) -> Path:
     """Write the zip to upload in Teams (Apps > Manage your apps > Upload an app); return its path."""
     public_url = public_url or settings.public_url
-    if not public_url:
-        log.warning("teams.package_without_public_url")
     out_path = Path(out_path)
     if out_path.parent:
         out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.commands import Command, Verb
 from bot.views import AlertView
+from handlers.teams import actions
 
 THEME_INPUT, CAUSE_INPUT = "theme_name", "close_cause"
 NO_THEME = "none"
@@ -31,8 +32,7 @@ def theme_actions(a: AlertView) -> list[dict]:
         "body": [{"type": "Input.ChoiceSet", "id": THEME_INPUT, "label": f"Theme of #{a.number}",
                   "style": "compact", "value": a.theme or NO_THEME, "isRequired": True,
                   "choices": _choices(a) + [{"title": "No theme", "value": NO_THEME}]}],
-        "actions": [{"type": "Action.Execute", "title": "Set theme", "verb": "theme",
-                     "data": {"npsbot": "theme", "n": a.number}}],
+        "actions": [actions.execute("Set theme", "theme", {"npsbot": "theme", "n": a.number})],
     }}]
 
 
@@ -50,8 +50,8 @@ ADD_VERB = "themes add"
 
 def add_theme_action(p) -> dict:
     """The digest card's one-click **Add theme** for a proposed theme."""
-    return {"type": "Action.Execute", "title": f"Add theme “{p.name}”"[:80], "verb": ADD_VERB,
-            "data": {"npsbot": ADD_VERB, "name": p.name, "description": p.description}}
+    return actions.execute(f"Add theme “{p.name}”"[:80], ADD_VERB,
+                           {"npsbot": ADD_VERB, "name": p.name, "description": p.description})
 
 
 def add_command(data: dict) -> Command | None:

@@ -43,11 +43,11 @@ def stored(rt, source: str) -> dict[str, tuple[Response, Customer | None]]:
 def test_export_is_detected_and_imported_with_true_line_numbers(rt, name):
     fmt, accepted, rejected_lines = CASES[name]
     assert detect(text(name)) == fmt
-    records, mapper = records_for(fmt, text(name))
+    records, mapper = records_for(fmt, text(name), rt.settings)
     summary = import_records(rt, records, mapper=mapper)
     assert summary.accepted == accepted
     assert [r.line for r in summary.rejected] == rejected_lines
-    records, mapper = records_for(fmt, text(name))
+    records, mapper = records_for(fmt, text(name), rt.settings)
     again = import_records(rt, records, mapper=mapper)
     assert (again.accepted, again.duplicates) == (0, accepted)
 
@@ -55,15 +55,15 @@ def test_export_is_detected_and_imported_with_true_line_numbers(rt, name):
 def test_generic_csv_is_detected_as_generic(rt):
     csv_text = "id,score,comment,customer_id\nr1,3,slow,c1\n"
     assert detect(csv_text) == "generic"
-    records, mapper = records_for("generic", csv_text)
+    records, mapper = records_for("generic", csv_text, rt.settings)
     assert import_records(rt, records, mapper=mapper).accepted == 1
     assert set(FORMATS) == {"generic", "delighted", "surveymonkey", "qualtrics", "typeform", "google-forms"}
     with pytest.raises(ValueError, match="unknown format"):
-        records_for("medallia", csv_text)
+        records_for("medallia", csv_text, rt.settings)
 
 
 def _import(rt, name: str, fmt: str | None = None):
-    records, mapper = records_for(fmt or detect(text(name)), text(name))
+    records, mapper = records_for(fmt or detect(text(name)), text(name), rt.settings)
     return import_records(rt, records, mapper=mapper)
 
 
@@ -110,12 +110,12 @@ def test_typeform_and_google_forms_dates(rt):
                                                          "cus_314")
 
 
-def test_configured_score_column(rt, monkeypatch):
-    monkeypatch.setenv("NPSBOT_TYPEFORM_SCORE_FIELD", "company")
+def test_configured_score_column(rt, setenv):
+    setenv("NPSBOT_TYPEFORM_SCORE_FIELD", "company")
     summary = _import(rt, "typeform_export.csv")
     assert summary.accepted == 0
     assert summary.rejected[0].reason == "score must be a whole number from 0 to 10"
-    monkeypatch.setenv("NPSBOT_TYPEFORM_SCORE_FIELD", "Likelihood")
+    setenv("NPSBOT_TYPEFORM_SCORE_FIELD", "Likelihood")
     summary = _import(rt, "typeform_export.csv")
     assert summary.rejected[0].reason == "no field named Likelihood (NPSBOT_TYPEFORM_SCORE_FIELD)"
 

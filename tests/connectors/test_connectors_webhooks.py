@@ -43,8 +43,8 @@ def delighted_sig(body: bytes, key: str = "dl-api-key") -> str:
     return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
 
 
-async def test_delighted_signed_response_becomes_a_response(http, rt, monkeypatch):
-    monkeypatch.setenv("NPSBOT_DELIGHTED_SECRET", "dl-api-key")
+async def test_delighted_signed_response_becomes_a_response(http, rt, setenv):
+    setenv("NPSBOT_DELIGHTED_SECRET", "dl-api-key")
     body = fixture("delighted_survey_response_updated.json")
     resp = await http.post("/webhooks/delighted", data=body,
                            headers={"Content-Type": "application/json",
@@ -59,8 +59,8 @@ async def test_delighted_signed_response_becomes_a_response(http, rt, monkeypatc
     assert row.submitted_at.replace(tzinfo=None).isoformat() == "2024-11-21T11:00:44"
 
 
-async def test_delighted_forged_or_unsigned_is_refused(http, rt, monkeypatch):
-    monkeypatch.setenv("NPSBOT_DELIGHTED_SECRET", "dl-api-key")
+async def test_delighted_forged_or_unsigned_is_refused(http, rt, setenv):
+    setenv("NPSBOT_DELIGHTED_SECRET", "dl-api-key")
     body = fixture("delighted_survey_response_updated.json")
     forged = await http.post("/webhooks/delighted", data=body,
                              headers={"X-Delighted-Webhook-Signature": delighted_sig(body, "guess")})
@@ -71,8 +71,8 @@ async def test_delighted_forged_or_unsigned_is_refused(http, rt, monkeypatch):
     assert count(rt) == 0
 
 
-async def test_delighted_comment_arriving_later_fills_the_stored_response(http, rt, monkeypatch):
-    monkeypatch.setenv("NPSBOT_DELIGHTED_SECRET", "dl-api-key")
+async def test_delighted_comment_arriving_later_fills_the_stored_response(http, rt, setenv):
+    setenv("NPSBOT_DELIGHTED_SECRET", "dl-api-key")
     created = fixture("delighted_survey_response_created.json")
     updated = fixture("delighted_survey_response_updated.json")
     first = await http.post("/webhooks/delighted", data=created,
@@ -88,8 +88,8 @@ async def test_delighted_comment_arriving_later_fills_the_stored_response(http, 
         assert len(s.execute(select(FollowUp.id)).all()) == 1
 
 
-async def test_delighted_unsubscribe_is_acknowledged_and_ignored(http, rt, monkeypatch):
-    monkeypatch.setenv("NPSBOT_DELIGHTED_SECRET", "dl-api-key")
+async def test_delighted_unsubscribe_is_acknowledged_and_ignored(http, rt, setenv):
+    setenv("NPSBOT_DELIGHTED_SECRET", "dl-api-key")
     body = fixture("delighted_unsubscribe.json")
     resp = await http.post("/webhooks/delighted", data=body,
                            headers={"X-Delighted-Webhook-Signature": delighted_sig(body)})
@@ -130,8 +130,8 @@ def typeform_sig(body: bytes, secret: str = "tf-secret") -> str:
     return "sha256=" + base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-async def test_typeform_signed_response_maps_nps_comment_and_hidden_fields(http, rt, monkeypatch):
-    monkeypatch.setenv("NPSBOT_TYPEFORM_SECRET", "tf-secret")
+async def test_typeform_signed_response_maps_nps_comment_and_hidden_fields(http, rt, setenv):
+    setenv("NPSBOT_TYPEFORM_SECRET", "tf-secret")
     body = fixture("typeform_form_response.json")
     resp = await http.post("/webhooks/typeform", data=body,
                            headers={"Content-Type": "application/json", "Typeform-Signature": typeform_sig(body)})
@@ -146,8 +146,8 @@ async def test_typeform_signed_response_maps_nps_comment_and_hidden_fields(http,
     assert row.followup_id is not None
 
 
-async def test_typeform_forged_signature_is_401(http, rt, monkeypatch):
-    monkeypatch.setenv("NPSBOT_TYPEFORM_SECRET", "tf-secret")
+async def test_typeform_forged_signature_is_401(http, rt, setenv):
+    setenv("NPSBOT_TYPEFORM_SECRET", "tf-secret")
     body = fixture("typeform_form_response.json")
     for header in (typeform_sig(body, "other"), typeform_sig(body).replace("sha256=", "sha1="), ""):
         resp = await http.post("/webhooks/typeform", data=body, headers={"Typeform-Signature": header})
@@ -155,8 +155,8 @@ async def test_typeform_forged_signature_is_401(http, rt, monkeypatch):
     assert count(rt) == 0
 
 
-async def test_an_authenticated_but_misshapen_payload_is_422_not_a_crash(http, rt, monkeypatch):
-    monkeypatch.setenv("NPSBOT_TYPEFORM_SECRET", "tf-secret")
+async def test_an_authenticated_but_misshapen_payload_is_422_not_a_crash(http, rt, setenv):
+    setenv("NPSBOT_TYPEFORM_SECRET", "tf-secret")
     for form_response in ({"token": "t", "answers": [{"field": "x"}]}, {"token": "t", "definition": [1]},
                           {"token": "t", "answers": [{"field": {"ref": {"a": 1}}}]}):
         body = json.dumps({"event_type": "form_response", "form_response": form_response}).encode()
@@ -166,8 +166,8 @@ async def test_an_authenticated_but_misshapen_payload_is_422_not_a_crash(http, r
     assert count(rt) == 0
 
 
-async def test_typeform_configured_score_field_and_errors_name_the_typeform_field(http, rt, monkeypatch):
-    monkeypatch.setenv("NPSBOT_TYPEFORM_SECRET", "tf-secret")
+async def test_typeform_configured_score_field_and_errors_name_the_typeform_field(http, rt, setenv):
+    setenv("NPSBOT_TYPEFORM_SECRET", "tf-secret")
     payload = json.loads(fixture("typeform_form_response.json"))
     payload["form_response"]["answers"][0]["number"] = 11
     body = json.dumps(payload).encode()
@@ -177,12 +177,12 @@ async def test_typeform_configured_score_field_and_errors_name_the_typeform_fiel
         {"field": "form_response.answers[ref=nps_score]", "message": "must be a whole number from 0 to 10"}]
 
     # The hidden field `arr` read as the score, by configuration.
-    monkeypatch.setenv("NPSBOT_TYPEFORM_SCORE_FIELD", "no_such_field")
+    setenv("NPSBOT_TYPEFORM_SCORE_FIELD", "no_such_field")
     resp = await http.post("/webhooks/typeform", data=body, headers={"Typeform-Signature": typeform_sig(body)})
     assert resp.status == 422
     assert "no_such_field" in (await resp.json())["errors"][0]["message"]
-    monkeypatch.setenv("NPSBOT_TYPEFORM_SCORE_FIELD", "What is the main REASON for your score?")
-    monkeypatch.setenv("NPSBOT_TYPEFORM_COMMENT_FIELD", "nps_score")
+    setenv("NPSBOT_TYPEFORM_SCORE_FIELD", "What is the main REASON for your score?")
+    setenv("NPSBOT_TYPEFORM_COMMENT_FIELD", "nps_score")
     payload["form_response"]["answers"][1] = {"type": "number", "number": 7,
                                               "field": {"id": "SMEUb7VJz92Q", "type": "long_text", "ref": "reason"}}
     body = json.dumps(payload).encode()
@@ -192,8 +192,8 @@ async def test_typeform_configured_score_field_and_errors_name_the_typeform_fiel
     assert (row.score, row.comment) == (7, "11")
 
 
-async def test_typeform_other_events_get_2xx_with_nothing_stored(http, rt, monkeypatch):
-    monkeypatch.setenv("NPSBOT_TYPEFORM_SECRET", "tf-secret")
+async def test_typeform_other_events_get_2xx_with_nothing_stored(http, rt, setenv):
+    setenv("NPSBOT_TYPEFORM_SECRET", "tf-secret")
     body = json.dumps({"event_id": "x", "event_type": "form_response_partial", "form_response": {}}).encode()
     resp = await http.post("/webhooks/typeform", data=body, headers={"Typeform-Signature": typeform_sig(body)})
     assert resp.status == 200 and (await resp.json())["accepted"] == 0
@@ -238,13 +238,13 @@ def sm_sig(body: bytes, client_id: str = "sm-client", secret: str = "sm-secret")
 
 
 @pytest.fixture
-async def surveymonkey_api(monkeypatch):
+async def surveymonkey_api(setenv):
     async with FakeToolApi() as api:
         api.bodies["/surveys/412345678/responses/118276395741/details"] = fixture(
             "surveymonkey_response_details.json")
-        monkeypatch.setenv("NPSBOT_SURVEYMONKEY_SECRET", "sm-secret")
-        monkeypatch.setenv("NPSBOT_SURVEYMONKEY_TOKEN", "sm-access-token")
-        monkeypatch.setenv("NPSBOT_SURVEYMONKEY_API_URL", api.url("/v3/"))
+        setenv("NPSBOT_SURVEYMONKEY_SECRET", "sm-secret")
+        setenv("NPSBOT_SURVEYMONKEY_TOKEN", "sm-access-token")
+        setenv("NPSBOT_SURVEYMONKEY_API_URL", api.url("/v3/"))
         yield api
 
 
@@ -262,12 +262,12 @@ async def test_surveymonkey_signed_event_fetches_the_answers(http, rt, surveymon
     assert (cust.external_id, cust.name, cust.email) == ("cus_9", "Initech", "dana@initech.example")
 
 
-async def test_surveymonkey_forged_signature_or_client_is_401(http, rt, surveymonkey_api, monkeypatch):
+async def test_surveymonkey_forged_signature_or_client_is_401(http, rt, surveymonkey_api, setenv):
     body = fixture("surveymonkey_response_completed.json")
     bad = await http.post("/webhooks/surveymonkey", data=body,
                           headers={"Sm-Apikey": "sm-client", "Sm-Signature": sm_sig(body, secret="nope")})
     assert bad.status == 401
-    monkeypatch.setenv("NPSBOT_SURVEYMONKEY_CLIENT_ID", "sm-client")
+    setenv("NPSBOT_SURVEYMONKEY_CLIENT_ID", "sm-client")
     other_app = await http.post("/webhooks/surveymonkey", data=body, headers={
         "Sm-Apikey": "evil", "Sm-Signature": sm_sig(body, client_id="evil")})
     assert other_app.status == 401
@@ -307,12 +307,12 @@ async def test_qualtrics_workflow_json_with_token(http, rt):
         "cus_100", "Umbrella", "carol@example.com", "it@umbrella.example")
 
 
-async def test_qualtrics_event_subscription_signed_with_shared_key(http, rt, monkeypatch):
+async def test_qualtrics_event_subscription_signed_with_shared_key(http, rt, setenv):
     async with FakeToolApi() as api:
         api.bodies["/surveys/SV_cVn9uBwheR9hz01/responses/R_suq806jn8LGzhx7"] = fixture("qualtrics_response.json")
-        monkeypatch.setenv("NPSBOT_QUALTRICS_SECRET", "shared-key")
-        monkeypatch.setenv("NPSBOT_QUALTRICS_API_URL", api.url("/API/v3"))
-        monkeypatch.setenv("NPSBOT_QUALTRICS_API_TOKEN", "q-token")
+        setenv("NPSBOT_QUALTRICS_SECRET", "shared-key")
+        setenv("NPSBOT_QUALTRICS_API_URL", api.url("/API/v3"))
+        setenv("NPSBOT_QUALTRICS_API_TOKEN", "q-token")
         msg = json.dumps({"Status": "Complete", "SurveyID": "SV_cVn9uBwheR9hz01", "ResponseID": "R_suq806jn8LGzhx7",
                           "CompletedDate": "2026-11-19 12:31:40", "BrandID": "acme"})
         good = hmac.new(b"shared-key", msg.encode(), hashlib.sha512).hexdigest()
@@ -329,8 +329,8 @@ async def test_qualtrics_event_subscription_signed_with_shared_key(http, rt, mon
     assert (cust.external_id, cust.name, cust.email) == ("cus_500", "Hooli", "ops@hooli.example")
 
 
-async def test_a_replayed_qualtrics_signature_cannot_carry_answers_of_its_own(http, rt, monkeypatch):
-    monkeypatch.setenv("NPSBOT_QUALTRICS_SECRET", "shared-key")
+async def test_a_replayed_qualtrics_signature_cannot_carry_answers_of_its_own(http, rt, setenv):
+    setenv("NPSBOT_QUALTRICS_SECRET", "shared-key")
     msg = json.dumps({"Status": "Complete", "SurveyID": "SV_1", "ResponseID": "R_real"})
     captured = hmac.new(b"shared-key", msg.encode(), hashlib.sha512).hexdigest()
     forged = {"MSG": msg, "HMAC": captured, "ResponseID": "R_forged", "QID1": "0",

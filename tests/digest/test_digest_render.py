@@ -52,7 +52,9 @@ def week_view(**changes) -> DigestView:
                       median_to_close=timedelta(days=2, hours=4),
                       overdue=(OverdueLine(7, "open", 2, "Acme & Co", None, timedelta(days=2, hours=3)),
                                OverdueLine(9, "claimed", 4, HOSTILE, "<@U1> maria *", timedelta(days=9))),
-                      overdue_total=5, recovered=2, open_detractors=11, arr_at_risk=120_500.0),
+                      overdue_total=5, recovered=2, open_detractors=11, arr_at_risk=120_500.0,
+                      outcomes=(("resolved", 4), ("recovered", 2), ("unreachable", 1), ("churned", 0),
+                                ("no-action", 2)), claimed_in_sla=9, claim_sla_base=14),
         trend=trend, chart_png=PNG,
     )
     return replace(view, **changes)

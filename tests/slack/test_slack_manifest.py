@@ -78,8 +78,16 @@ def test_what_npsbot_needs_and_nothing_more(manifest):
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"reaction_added", "app_home_opened"}
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
-        "chat:write", "commands", "reactions:read", "users:read", "users:read.email", "files:write", "im:write"}
+        "chat:write", "commands", "reactions:read", "users:read", "users:read.email", "files:write"}
     urls = [command["url"], manifest["settings"]["event_subscriptions"]["request_url"],
             manifest["settings"]["interactivity"]["request_url"]]
     assert urls == ["https://YOUR-HOST/slack/events"] * 3
     assert manifest["settings"]["socket_mode_enabled"] is False
+
+
+def test_no_scope_for_opening_conversations_is_asked_because_none_is_opened(manifest):
+    # Reminders reach a claimant by chat.postMessage to their user id (chat:write alone).
+    root = Path(__file__).resolve().parents[2]
+    sources = "\n".join(p.read_text() for d in ("bot", "handlers") for p in (root / d).rglob("*.py"))
+    assert "conversations_open" not in sources and "conversations.open" not in sources
+    assert "im:write" not in manifest["oauth_config"]["scopes"]["bot"]
