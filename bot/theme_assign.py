@@ -46,13 +46,14 @@ class Assigner:
     """Holds the theme centres for one (themes, examples, model); cheap to call per comment."""
 
     def __init__(self, model: ThemeModel, themes: tuple[ThemeDef, ...],
-                 learned: dict[str, list[str]] | None = None, *, min_score: float = 0.0) -> None:
+                 learned: dict[str, list[str]] | None = None, *, min_score: float = 0.0,
+                 neighbours: int = NEIGHBOURS, neighbour_weight: float = NEIGHBOUR_WEIGHT) -> None:
         self.model, self.themes, self.min_score = model, themes, min_score
         self._keyword_themes = tuple(legacy.Theme(t.name, t.keywords) for t in themes if t.keywords)
         learned = learned or {}
         centres = model.embed([describe(t) for t in themes]) if themes else np.zeros((0, model.dim), np.float32)
-        if themes:
-            centres = centres + NEIGHBOUR_WEIGHT * model.neighbours(centres, NEIGHBOURS)
+        if themes and neighbours and neighbour_weight:
+            centres = centres + neighbour_weight * model.neighbours(centres, neighbours)
             centres /= np.linalg.norm(centres, axis=1, keepdims=True)
         for i, t in enumerate(themes):
             examples = list(t.examples) + list(learned.get(t.name, ()))
