@@ -11,7 +11,7 @@ the root logger. `importlib.util.find_spec` finds the package's folder without i
 Two refinements, measured on ../shared/data/themes (bench/themes.py, docs/themes.md): English
 function words are left out of the mean (with static vectors "the", "was", "it" pull every sentence
 toward the same generic direction), and `neighbours` lets a theme centre borrow the vocabulary
-nearest to it, so "Battery & charging" also reaches comments that say "died", "plugged" or "hours".
+nearest to it, so "Battery & charging" also reaches comments that say "charged" or "power".
 """
 
 from __future__ import annotations
