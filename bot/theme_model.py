@@ -52,6 +52,7 @@ class ThemeModel:
         self._table = np.ascontiguousarray(table)
         self.dim = int(self._table.shape[1])
         self._stop_ids = frozenset(self._single_token_ids(STOP_WORDS))
+        self._word_rows: tuple[np.ndarray, np.ndarray] | None = None
 
     def _single_token_ids(self, words) -> list[int]:
         ids = []
@@ -79,28 +80,50 @@ class ThemeModel:
         return out
 
     def neighbours(self, vectors: np.ndarray, count: int) -> np.ndarray:
-        """Per row of `vectors`, the unit mean of the `count` vocabulary rows nearest to it (cosine).
+        """Per row of `vectors`, the unit mean of the `count` vocabulary words nearest to it (cosine).
 
         Runs when theme centres are built (once per theme file and set of corrections), never per
-        comment; the table is widened in slices so the float16 copy stays the only resident one.
+        comment. Only lower-case whole words are borrowed: comments are lower-cased before they are
+        tokenized, so capitalised tokens and word pieces never occur in them.
         """
         vectors = np.asarray(vectors, np.float32)
         out = np.zeros((len(vectors), self.dim), dtype=np.float32)
         if not len(vectors):
             return out
-        sims = np.empty((len(self._table), len(vectors)), dtype=np.float32)
-        for start in range(0, len(self._table), 4096):
-            rows = self._table[start:start + 4096].astype(np.float32)
-            norms = np.linalg.norm(rows, axis=1, keepdims=True)
-            sims[start:start + 4096] = (rows / np.where(norms == 0, 1, norms)) @ vectors.T
-        sims[list(self._stop_ids)] = -np.inf  # never borrow a function word
-        for i in range(len(vectors)):
-            col = sims[:, i]
-            # Sorted by (similarity, id): the same vectors always pick the same tokens.
-            top = np.lexsort((np.arange(len(col)), -col))[:count]
+        ids, unit = self._words()
+        count = min(count, len(ids))
+        for i, vector in enumerate(vectors):
+            # One matrix-vector product per theme, not one matrix product: OpenBLAS's matrix-matrix
+            # path allocates a ~10 MB work buffer that the server would then keep for good.
+            sims = unit @ vector
+            # The nearest `count` as a set (their mean does not depend on order): same input, same words.
+            top = ids[np.argpartition(-sims, count - 1)[:count]]
             vec = self._table[top].astype(np.float32).mean(axis=0)
             out[i] = vec / (float(np.linalg.norm(vec)) or 1.0)
         return out
+
+    def _words(self) -> tuple[np.ndarray, np.ndarray]:
+        """(token ids, their unit rows as float32) of the whole lower-case words: 10k × 256, 10 MB.
+
+        Built once, a token at a time (no 32k-entry vocabulary dict, no full-table float32 copy), so
+        the server's memory grows by the result only.
+        """
+        if self._word_rows is None:
+            ids = np.array([i for i in range(len(self._table)) if i not in self._stop_ids
+                            and _is_word(self._tokenizer.id_to_token(i))], dtype=np.int64)
+            rows = np.empty((len(ids), self.dim), dtype=np.float32)
+            for start in range(0, len(ids), 1024):
+                chunk = self._table[ids[start:start + 1024]].astype(np.float32)
+                norms = np.linalg.norm(chunk, axis=1, keepdims=True)
+                rows[start:start + 1024] = chunk / np.where(norms == 0, 1, norms)
+            self._word_rows = (ids, rows)
+        return self._word_rows
+
+
+def _is_word(token: str | None) -> bool:
+    """A lower-case whole word of three letters or more, as the tokenizer spells it ("\u2581word")."""
+    return bool(token) and token.startswith("\u2581") and len(token) > 3 and token[1:].isalpha() \
+        and token[1:].islower()
 
 
 def model_dir() -> Path:
