@@ -225,6 +225,9 @@ def main() -> None:
             f"{k} {a:.1%} / {f:.2f} with {c}" for k, (a, f, c) in ho.items())
             + f"; mean {sum(a for a, _, _ in ho.values()) / len(ho):.1%} / "
               f"{sum(f for _, f, _ in ho.values()) / len(ho):.2f}")
+    from bot.theme_catalog import BUILT_IN
+    build = median_ms(lambda _: Assigner(model, BUILT_IN, min_score=min_score), range(5))
+    print(f"building the theme centres (once per theme file and per correction), built-in list: {build:.1f} ms median")
     print(f"extra RSS with the model loaded: {after - before:.1f} MB (server imports {before:.0f} MB)")
     whole, theme = ingest_cost()
     print(f"webhook ingest of one detractor (SQLite): {whole:.2f} ms median, of which theme assignment "
