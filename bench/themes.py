@@ -7,7 +7,9 @@ prints, per set: accuracy and macro-F1 of
   name and description: the label-free baseline);
 - npsbot's assignment (bot/theme_assign.py: zero-shot, from names and descriptions only);
 - the same after corrections: 5-fold, the other folds' comments filed as people's corrections
-  (`theme N NAME`), to show what those examples are worth.
+  (`theme N NAME`), to show what those examples are worth;
+- a held-out check of the tuning: the vocabulary expansion's two constants (bot/theme_assign.py)
+  chosen on the *other* sets only, then measured on this one — how much of the gain is fitting.
 
 "none" counts as wrong. Then: time to assign one comment (median, model loaded), model load time,
 extra RSS of a server process once the model is loaded, and the install size the model's packages
@@ -86,6 +88,27 @@ def with_corrections(model, themes, rows, min_score: float, folds: int = 5) -> l
     return pred
 
 
+# The grid the expansion constants were tuned over (NEIGHBOURS, NEIGHBOUR_WEIGHT); 0 = no expansion.
+GRID = [(0, 0.0)] + [(n, w) for n in (20, 50, 100, 200) for w in (0.2, 0.3, 0.5, 1.0)]
+
+
+def held_out(model, sets, min_score: float) -> dict[str, tuple[float, float, tuple[int, float]]]:
+    """Per set: (accuracy, macro-F1, constants) with the constants that did best on the other sets."""
+    acc = {}
+    for name, (themes, rows) in sets.items():
+        texts, gold, names = [r["text"] for r in rows], [r["theme"] for r in rows], [t.name for t in themes]
+        for n, w in GRID:
+            pred = [a.theme for a in Assigner(model, themes, min_score=min_score, neighbours=n,
+                                              neighbour_weight=w).assign_many(texts)]
+            acc[name, (n, w)] = scores(gold, pred, names)
+    out = {}
+    for name in sets:
+        others = [o for o in sets if o != name]
+        best = max(GRID, key=lambda c: sum(acc[o, c][0] for o in others))
+        out[name] = (*acc[name, best], best)
+    return out
+
+
 def median_ms(fn, items) -> float:
     times = []
     for item in items:
@@ -150,6 +173,7 @@ def main() -> None:
 
     rows_out = []
     all_texts = []
+    sets = {}
     # Every labelled file of a theme set: dev_<set>.jsonl here; a held-out test_<set>.jsonl too if present.
     labelled = [(t, f) for t in sorted(data.glob("themes_*.yaml"))
                 for f in sorted(data.glob(f"*_{t.stem.removeprefix('themes_')}.jsonl"))]
@@ -160,6 +184,7 @@ def main() -> None:
         gold, names = [r["theme"] for r in rows], [t.name for t in themes]
         texts = [r["text"] for r in rows]
         all_texts += texts
+        sets[name] = (themes, rows)
         kw = keyword_matcher(themes)
         assigner = Assigner(model, themes, min_score=min_score)
         k_acc, k_f1 = scores(gold, [kw(t) for t in texts], names)
@@ -194,6 +219,15 @@ def main() -> None:
     print(f"| mean | | {mean[0]:.1%} | {mean[1]:.2f} | {mean[2]:.1%} | {mean[3]:.2f} | {mean[4]:.1%} | "
           f"{mean[5]:.1%} | {mean[6]:.2f} | | |")
     print(f"npsbot vs keywords: {100 * (mean[2] - mean[0]):+.1f} points accuracy")
+    if len(sets) > 1:
+        ho = held_out(model, sets, min_score)
+        print("held-out tuning (expansion constants chosen on the other sets): " + "; ".join(
+            f"{k} {a:.1%} / {f:.2f} with {c}" for k, (a, f, c) in ho.items())
+            + f"; mean {sum(a for a, _, _ in ho.values()) / len(ho):.1%} / "
+              f"{sum(f for _, f, _ in ho.values()) / len(ho):.2f}")
+    from bot.theme_catalog import BUILT_IN
+    build = median_ms(lambda _: Assigner(model, BUILT_IN, min_score=min_score), range(5))
+    print(f"building the theme centres (once per theme file and per correction), built-in list: {build:.1f} ms median")
     print(f"extra RSS with the model loaded: {after - before:.1f} MB (server imports {before:.0f} MB)")
     whole, theme = ingest_cost()
     print(f"webhook ingest of one detractor (SQLite): {whole:.2f} ms median, of which theme assignment "

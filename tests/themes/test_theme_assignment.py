@@ -72,6 +72,34 @@ def test_a_keyword_in_the_theme_file_wins_and_examples_move_a_theme(tmp_path):
     assert learned.scores(["statement totals wrong"])[0][0] > assigner.scores(["statement totals wrong"])[0][0]
 
 
+def test_function_words_do_not_move_a_comment_but_negations_do():
+    model = load_model()
+    plain, padded, negated = model.embed(["battery died", "the battery was died and it", "battery never died"])
+    assert float(plain @ padded) == pytest.approx(1.0, abs=1e-6)
+    assert float(plain @ negated) < 0.99
+    # A comment of nothing but function words keeps them all rather than becoming empty.
+    assert float((model.embed(["the and of"])[0] ** 2).sum()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_theme_reaches_words_its_description_does_not_use():
+    themes = parse_yaml(textwrap.dedent("""
+        themes:
+          - name: Battery & charging
+            description: Battery life is short or the charger fails.
+          - name: Screen
+            description: The display is dim or flickers.
+    """))
+    model = load_model()
+    expanded, bare = Assigner(model, themes), Assigner(model, themes, neighbours=0)
+    # The centre borrows the vocabulary nearest to it; the same inputs always borrow the same words.
+    assert (expanded.centres != bare.centres).any()
+    assert (Assigner(model, themes).centres == expanded.centres).all()
+    # "power adapter" is not in the description, yet the borrowed vocabulary brings the comment closer.
+    near, far = expanded.assign("the power adapter got hot"), bare.assign("the power adapter got hot")
+    assert near.theme == far.theme == "Battery & charging"
+    assert near.score > far.score
+
+
 def test_a_bad_theme_file_is_refused_naming_the_field(tmp_path):
     with pytest.raises(ThemesError, match=r"`themes.0.description`"):
         parse_yaml("themes:\n  - name: Support\n")
