@@ -28,6 +28,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot import outbox
+from bot.limits import MAX_ARR
 from bot.nps import classify
 from bot.runtime import Runtime
 from storage.db import session_scope, write_connection
@@ -65,7 +66,7 @@ class CustomerIn(BaseModel):
     name: str | None = Field(None, max_length=300)
     email: str | None = Field(None, max_length=320)
     segment: str | None = Field(None, max_length=100)
-    arr: float | None = Field(None, ge=0, allow_inf_nan=False)
+    arr: float | None = Field(None, ge=0, le=MAX_ARR, allow_inf_nan=False)
     owner: str | None = Field(None, max_length=320)
 
     @field_validator("id", "name", "email", "segment", "owner")
@@ -164,6 +165,8 @@ def _error_message(err: dict) -> str:
         return str(err["ctx"]["error"])
     if kind == "string_too_long":
         return f"must be at most {err['ctx']['max_length']} characters"
+    if kind == "less_than_equal":
+        return f"must be at most {err['ctx']['le']:,.0f}"
     if kind in ("greater_than_equal", "finite_number"):
         return "must be a non-negative number" if kind == "greater_than_equal" else "must be finite"
     return _MESSAGES.get(kind, err["msg"])

@@ -21,6 +21,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.delivery import Notifier
 from handlers.slack.listeners import register
+from handlers.slack.membership import members_lookup
 from handlers.slack.notifier import SlackNotifier, make_client
 
 __all__ = ["build_bolt_app", "favour_event_loop", "mount", "SlackNotifier"]
@@ -86,6 +87,8 @@ def mount(app: web.Application, services) -> Notifier:
     notifier = SlackNotifier(bolt.client, post_interval=settings.slack_post_interval)
 
     verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
+    services.dispatcher.visibility.register(
+        "slack", members_lookup(settings.slack_bot_token.get_secret_value(), settings.slack_api_url))
 
     async def slack_events(request: web.Request) -> web.Response:
         bolt_request = await to_bolt_request(request)

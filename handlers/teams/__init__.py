@@ -92,5 +92,22 @@ def mount(app: web.Application, services: Services) -> Notifier:
     app.router.add_post("/api/messages", messages)
     mode = "authenticated" if config.APP_ID else "unauthenticated local mode (no MICROSOFT_APP_ID)"
     log.info("teams.mounted", extra={"mode": mode, "app_type": config.APP_TYPE})
-    return TeamsNotifier(adapter, services.rt, store, config.APP_ID)
+    notifier = TeamsNotifier(adapter, services.rt, store, config.APP_ID)
+    _register_roster(app, services, notifier)
+    return notifier
+
+
+def _register_roster(app: web.Application, services: Services, notifier) -> None:
+    """Let the visibility rule ask Teams who is in a channel (on this server's event loop)."""
+    import asyncio
+
+    from handlers.teams.membership import members_lookup
+
+    loop: dict = {}
+
+    async def remember_loop(_: web.Application) -> None:
+        loop["running"] = asyncio.get_running_loop()
+
+    app.on_startup.append(remember_loop)
+    services.dispatcher.visibility.register("teams", members_lookup(notifier, lambda: loop.get("running")))
 

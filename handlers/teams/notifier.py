@@ -33,6 +33,7 @@ from botbuilder.schema import (
 from msrest.exceptions import HttpOperationError
 
 from bot.delivery import DeliveryError
+from bot.retry_after import parse_retry_after
 from bot.runtime import Runtime
 from bot.views import AlertView
 from handlers.teams.cards import CARD_CONTENT_TYPE, alert_card, alert_summary
@@ -81,11 +82,8 @@ class Pacer:
 
 
 def _retry_after(headers: Any) -> float | None:
-    raw = headers.get("Retry-After") if headers is not None else None
-    try:
-        return max(0.0, float(raw)) if raw is not None else None
-    except (TypeError, ValueError):
-        return None  # an HTTP date: fall back to the worker's exponential backoff
+    # None (absent, an HTTP date or garbage): the worker's exponential backoff applies.
+    return parse_retry_after(headers.get("Retry-After") if headers is not None else None)
 
 
 def delivery_error(exc: HttpOperationError) -> DeliveryError:

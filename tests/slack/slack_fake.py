@@ -36,12 +36,20 @@ class _Failure:
     headers: dict
 
 
+# The user ids the Slack tests act as: members of every channel unless `members` says otherwise.
+EVERYONE = ("U0CA5", "U0HOME", "U0MARIA", "U0RIA", "U0OTHER", "U0LATE", "U0BOB", "U0ADMIN", "U2147483697",
+            "U123ABC456", "U123", "U999", "U777", "U042", "UA8RXUSPL", "U222222222")
+
+
 class FakeSlack:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.responses: dict[str, list[dict]] = {}
         self.uploads: list[bytes] = []
         self.users: dict[str, dict] = {}
+        # conversations.members: channels not listed here have every user the tests act as.
+        self.members: dict[str, list[str]] = {}
+        self.team_id, self.enterprise_id = "T0001", None
         self.failures: list[_Failure] = []
         self.ws_messages: list[dict] = []
         self.ws: web.WebSocketResponse | None = None
@@ -160,7 +168,11 @@ class FakeSlack:
                                         "profile": {"display_name": f"name-{uid}"}})
             return {"ok": True, "user": user}
         if method == "auth.test":
-            return {"ok": True, "team_id": "T0001", "user_id": "U0BOT", "bot_id": "B0BOT"}
+            return {"ok": True, "team_id": self.team_id, "enterprise_id": self.enterprise_id,
+                    "user_id": "U0BOT", "bot_id": "B0BOT"}
+        if method == "conversations.members":
+            members = self.members.get(p.get("channel", ""), EVERYONE)
+            return {"ok": True, "members": list(members), "response_metadata": {"next_cursor": ""}}
         if method == "files.getUploadURLExternal":
             file_id = f"F{next(self._ts):06d}"
             return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}

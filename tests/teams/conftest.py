@@ -43,6 +43,7 @@ class FakeConnector:
 
     calls: list[Call] = field(default_factory=list)
     failures: list[tuple[int, dict]] = field(default_factory=list)
+    rosters: dict[str, list[dict]] = field(default_factory=dict)
     url: str = ""
     _n: int = 0
 
@@ -78,6 +79,12 @@ class FakeConnector:
         self._record(request, {})
         return web.json_response(json.loads((FIXTURES / "team_member.json").read_text()))
 
+    async def roster(self, request: web.Request) -> web.Response:
+        # Not recorded: the visibility rule's lookups are not posts. `rosters` narrows a conversation.
+        conv = request.match_info["conv"]
+        members = self.rosters.get(conv, [json.loads((FIXTURES / "team_member.json").read_text())])
+        return web.json_response(members)
+
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v3/conversations", self.create)
@@ -85,6 +92,7 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{conv}/activities/{aid}", self.send)
         app.router.add_put("/v3/conversations/{conv}/activities/{aid}", self.update)
         app.router.add_get("/v3/conversations/{conv}/members/{mid}", self.member)
+        app.router.add_get("/v3/conversations/{conv}/members", self.roster)
         return app
 
     # -- views on what was recorded ----------------------------------------------------------
