@@ -12,7 +12,7 @@ from bot.errors import NpsError
 MAX_ARR = 1e12
 
 # Platform user ids: Slack `U…`/`W…` (≤ 21), Teams `29:…` ids and Entra object ids (≤ ~200).
-MAX_USER_ID = 255
+MAX_USER_ID = 255  # columns hold `platform:` + id (300)
 # Display names: Entra allows 256 characters, Slack 80 (display) / 255 (real name).
 MAX_NAME = 256
 # A segment name typed into `subscribe alerts segment=…` or `score segment=…`.
