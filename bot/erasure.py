@@ -56,7 +56,7 @@ def forget_customer(rt: Runtime, external_id: str, actor: Actor) -> Forgotten:
                     row.payload = {**row.payload, "text": MASK}
             s.add_all([Event(followup_id=fid, at=now, actor_id=actor.key, actor_name=actor.name,
                              action="forgotten", text=None) for fid in fids])
-            outbox.refresh_alerts(s, {fid: None for fid in fids}, now=now)
+            outbox.refresh_alerts(s, dict.fromkeys(fids), now=now)
         # The row stays (follow-ups point at it) but says nothing about who it was.
         customer.external_id = f"forgotten-{cid}"
         customer.name = customer.email = customer.owner = None
