@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # Teams is opt-in when no app id is set (local/emulator mode), so a plain install does not
     # expose an unauthenticated /api/messages.
     teams_enabled_flag: bool = Field(False, validation_alias="NPSBOT_TEAMS_ENABLED")
+    # Local mode accepts activities (and serviceUrls) from loopback only, unless this is set.
+    teams_allow_remote: bool = Field(False, validation_alias="NPSBOT_TEAMS_ALLOW_REMOTE")
 
     webhook_token: SecretStr | None = Field(None, validation_alias="NPSBOT_WEBHOOK_TOKEN")
     webhook_hmac_secret: SecretStr | None = Field(None, validation_alias="NPSBOT_WEBHOOK_HMAC_SECRET")
