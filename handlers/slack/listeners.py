@@ -45,6 +45,13 @@ _PLAIN_MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
 _SORRY = Notice("Sorry, something went wrong on our side; it has been logged. Please try again.", ok=False)
 
 
+def api_error_code(exc: SlackApiError) -> str:
+    """The `error` of a failed Web API call, whatever the body was (a proxy's HTML page, say)."""
+    data = getattr(exc.response, "data", None)
+    code = data.get("error") if isinstance(data, dict) else None
+    return str(code or f"HTTP {getattr(exc.response, 'status_code', '?')}")
+
+
 def refused(reply: Any) -> str | None:
     """The sentence of a refusal (domain error or bad command), or None when it went through."""
     if isinstance(reply, Notice) and not reply.ok:
@@ -115,7 +122,7 @@ class SlackDoor:
                 self._names.clear()
             self._names[user_id] = name
         except SlackApiError as exc:
-            log.warning("slack.users_info_failed", extra={"error": exc.response.get("error")})
+            log.warning("slack.users_info_failed", extra={"error": api_error_code(exc)})
         except Exception as exc:  # noqa: BLE001 - a name is nice to have; the id still works
             log.warning("slack.users_info_failed", extra={"error": type(exc).__name__})
         return name
@@ -167,7 +174,9 @@ class SlackDoor:
             else:
                 await client.chat_postMessage(channel=user_id, **message)
         except SlackApiError as exc:
-            log.warning("slack.tell_failed", extra={"error": exc.response.get("error")})
+            log.warning("slack.tell_failed", extra={"error": api_error_code(exc)})
+        except Exception as exc:  # noqa: BLE001 - the reply is a courtesy; the action already happened
+            log.warning("slack.tell_failed", extra={"error": type(exc).__name__})
 
     async def with_assignee_name(self, client: AsyncWebClient, command: Command) -> Command:
         """`assign 12 <@U123>` (newer clients drop the `|name`): look the name up for the alert."""
@@ -303,11 +312,12 @@ class SlackDoor:
         number = await asyncio.to_thread(self.dispatcher.followup_for_message, "slack", channel, ts)
         if number is None:
             return  # a reaction on some other message
+        # The name first: once the event id is recorded, nothing may stand between it and the action.
+        actor = Actor("slack", user_id, await self.name_of(client, user_id))
         if not await asyncio.to_thread(self.first_delivery, body.get("event_id")):
             log.info("slack.event_retry_ignored", extra={"followup": number})
             return
         command = reaction_command(event["reaction"], number)
-        actor = Actor("slack", user_id, await self.name_of(client, user_id))
         reply = await self.run(command, actor, Place("slack", channel))
         why = refused(reply)
         if why:

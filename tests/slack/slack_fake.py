@@ -32,7 +32,7 @@ class _Failure:
     methods: frozenset[str] | None
     remaining: int
     status: int
-    body: dict
+    body: dict | str
     headers: dict
 
 
@@ -88,11 +88,13 @@ class FakeSlack:
 
     # -- control --------------------------------------------------------------------------------
     def fail_next(self, count: int, *, methods: tuple[str, ...] | None = ("chat.postMessage",),
-                  status: int = 429, retry_after: int | None = None, error: str | None = None) -> None:
+                  status: int = 429, retry_after: int | str | None = None, error: str | None = None,
+                  raw_body: str | None = None) -> None:
         """The next `count` calls of `methods` answer `status` (429 with Retry-After, 5xx, or 200
         with `{"ok": false, "error": error}`)."""
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-        body = {"ok": False, "error": error or ("ratelimited" if status == 429 else "internal_error")}
+        body = raw_body if raw_body is not None else {
+            "ok": False, "error": error or ("ratelimited" if status == 429 else "internal_error")}
         self.failures.append(_Failure(frozenset(methods) if methods else None, count, status, body, headers))
 
     def ok_calls(self, method: str) -> list[dict]:
@@ -144,6 +146,9 @@ class FakeSlack:
         failure = self._failure_for(method)
         if failure is not None:
             self.calls.append(Call(method, params, False, failure.status))
+            if isinstance(failure.body, str):  # e.g. a proxy's HTML error page
+                return web.Response(text=failure.body, status=failure.status, headers=failure.headers,
+                                    content_type="text/html")
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
         body = self._answer(method, params)
         self.calls.append(Call(method, params, body.get("ok", False), 200))
