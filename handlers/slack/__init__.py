@@ -70,10 +70,16 @@ def build_bolt_app(services, *, socket_mode: bool = False) -> AsyncApp:
     return app
 
 
+def signature_headers_well_formed(headers) -> bool:
+    """A numeric timestamp and an ASCII `v0=` signature (Slack never sends anything else)."""
+    ts, sig = headers.get("X-Slack-Request-Timestamp", ""), headers.get("X-Slack-Signature", "")
+    return ts.isascii() and ts.isdigit() and len(ts) <= 12 and sig.isascii() and sig.startswith("v0=")
+
+
 def _malformed_event(body: object) -> bool:
     """A body whose `event` is missing from an event callback or not an object (Slack sends neither)."""
     if not isinstance(body, dict):
-        return False
+        return True  # Slack sends objects only
     if "event" in body or body.get("type") == "event_callback":
         return not isinstance(body.get("event"), dict)
     return False
@@ -91,10 +97,18 @@ def mount(app: web.Application, services) -> Notifier:
         "slack", members_lookup(settings.slack_bot_token.get_secret_value(), settings.slack_api_url))
 
     async def slack_events(request: web.Request) -> web.Response:
-        bolt_request = await to_bolt_request(request)
-        if _malformed_event(bolt_request.body):
+        if not signature_headers_well_formed(request.headers):
+            # Bolt's verification would raise on them (a 500); they cannot be a valid signature.
+            return web.json_response({"error": "invalid request"}, status=401)
+        try:
+            bolt_request = await to_bolt_request(request)
+            malformed, raw = _malformed_event(bolt_request.body), bolt_request.raw_body
+        except (AttributeError, TypeError, ValueError):
+            # Bolt reads a few fields as it builds the request; a JSON list or scalar has none.
+            malformed, raw = True, await request.text()
+        if malformed:
             # Bolt's middleware would fail on it with a 500, which asks Slack to retry in vain.
-            signed = verifier.is_valid(bolt_request.raw_body, request.headers.get("X-Slack-Request-Timestamp", ""),
+            signed = verifier.is_valid(raw, request.headers.get("X-Slack-Request-Timestamp", ""),
                                        request.headers.get("X-Slack-Signature", ""))
             return web.json_response({"error": "malformed event" if signed else "invalid request"},
                                      status=400 if signed else 401)
