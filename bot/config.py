@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+    # The one workspace (and enterprise, for org-wide installs) npsbot serves; learnt from auth.test
+    # when unset. Requests from any other team are refused (handlers/slack/workspace.py).
+    slack_team_id: str | None = Field(None, validation_alias="SLACK_TEAM_ID")
+    slack_enterprise_id: str | None = Field(None, validation_alias="SLACK_ENTERPRISE_ID")
 
     microsoft_app_id: str = Field(
         "", validation_alias=AliasChoices("MICROSOFT_APP_ID", "MicrosoftAppId")

@@ -23,6 +23,7 @@ from bot.delivery import Notifier
 from handlers.slack.listeners import register
 from handlers.slack.membership import members_lookup
 from handlers.slack.notifier import SlackNotifier, make_client
+from handlers.slack.workspace import WorkspaceBinding
 
 __all__ = ["build_bolt_app", "favour_event_loop", "mount", "SlackNotifier"]
 
@@ -66,6 +67,9 @@ def build_bolt_app(services, *, socket_mode: bool = False) -> AsyncApp:
         name="npsbot",
     )
     client.token = token
+    binding = WorkspaceBinding(client, settings.slack_team_id, settings.slack_enterprise_id)
+    app.use(binding.middleware)  # first: a foreign workspace's request goes no further
+    app.npsbot_workspace = binding
     register(app, services, session=lambda: client.session)
     return app
 
@@ -127,6 +131,10 @@ def mount(app: web.Application, services) -> Notifier:
         bolt.client.session = None
         await session.close()
 
+    async def learn_workspace(_: web.Application) -> None:
+        await bolt.npsbot_workspace.workspace()  # auth.test before the first request, not during it
+
     app.router.add_post("/slack/events", slack_events)
     app.cleanup_ctx.append(shared_session)
+    app.on_startup.append(learn_workspace)
     return notifier

@@ -49,7 +49,7 @@ class FakeSlack:
         self.users: dict[str, dict] = {}
         # conversations.members: channels not listed here have every user the tests act as.
         self.members: dict[str, list[str]] = {}
-        self.team_id, self.enterprise_id = "T0001", None
+        self.team_id, self.enterprise_id = "T0CAG", None
         self.failures: list[_Failure] = []
         self.ws_messages: list[dict] = []
         self.ws: web.WebSocketResponse | None = None

@@ -28,7 +28,7 @@ async def test_help_is_answered_in_the_ack_and_ephemeral(slack):
     body = await resp.json()
     assert body["response_type"] == "ephemeral"
     assert "`/nps claim N`" in json.dumps(body["blocks"])
-    assert slack.fake.calls == []
+    assert [c.method for c in slack.fake.calls] in ([], ["auth.test"])  # the workspace, learnt once
 
 
 async def test_unknown_command_gets_the_help_with_the_mistake_named(slack):
