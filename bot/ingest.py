@@ -502,10 +502,12 @@ def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now
             posts.append(outbox.row(platform=sub.platform, channel_id=sub.channel_id, kind=outbox.ALERT_POST,
                                     now=now, followup_id=fid))
     latest: dict[int, tuple[int, dict]] = {}
+    joined_rows: dict[int, list[dict]] = {}  # follow-up -> every answer that joined it in this batch
     for rid, existing, opener, r in joins:
         fid = existing if existing is not None else fid_of[opener]
         links.append({"rid": rid, "fid": fid})
         events.append({**system, "followup_id": fid, "action": "response", "text": _response_line(r)})
+        joined_rows.setdefault(fid, []).append(r)
         if existing is not None:
             latest[fid] = (rid, r)
             stored.joined[rid] = fid
@@ -520,11 +522,17 @@ def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now
             .values(latest_response_id=bindparam("rid"), updated_at=now),
             [{"fid": fid, "rid": rid} for fid, (rid, _) in latest.items()],
         )
-        outbox.refresh_alerts(session, {
-            fid: f"New answer from this customer: {_response_line(r)}" for fid, (_, r) in latest.items()
-        }, now=now)
+        outbox.refresh_alerts(session, {fid: _joined_line(joined_rows[fid]) for fid in latest}, now=now)
     session.execute(insert(Event), events)
     outbox.add(session, posts)
+    # Answers joining a follow-up opened in this same batch: its alert is not posted yet, so the
+    # line goes to the thread of each alert just queued (delivered once the alert is up).
+    fresh = {fid: rows_ for fid, rows_ in joined_rows.items() if fid not in latest}
+    outbox.add(session, [
+        outbox.row(platform=p["platform"], channel_id=p["channel_id"], kind=outbox.THREAD_NOTE, now=now,
+                   followup_id=p["followup_id"], payload={"text": _joined_line(fresh[p["followup_id"]])})
+        for p in posts if p["followup_id"] in fresh
+    ])
 
 
 def add_late_comment(rt: Runtime, source: str, external_id: str, comment: str) -> bool:
@@ -546,6 +554,13 @@ def add_late_comment(rt: Runtime, source: str, external_id: str, comment: str) -
                                  thread_text=f"Comment added: “{text}”")
     rt.wake()
     return True
+
+
+def _joined_line(rows: list[dict]) -> str:
+    """One thread line for every answer that joined a follow-up at once (collapsed when several)."""
+    if len(rows) == 1:
+        return f"New answer from this customer: {_response_line(rows[0])}"
+    return f"{len(rows)} new answers from this customer: " + " · ".join(_response_line(r) for r in rows)
 
 
 def _response_line(r: dict) -> str:
