@@ -134,7 +134,8 @@ def signed(body: str, content_type: str) -> dict:
 
 def command_body(text: str, response_url: str, user: str = "U0BENCH") -> str:
     form = dict(parse_qsl((FIXTURES / "slash_command.txt").read_text()))
-    form.update(text=text, response_url=response_url, user_id=user, user_name="bench", channel_id="C0BENCH")
+    form.update(text=text, response_url=response_url, user_id=user, user_name="bench", channel_id="C0BENCH",
+                trigger_id=f"{time.perf_counter_ns()}.{os.urandom(6).hex()}")  # Slack's are unique too
     return urlencode(form)
 
 
@@ -144,6 +145,7 @@ def claim_body(number: int, response_url: str) -> str:
     payload["actions"][0].update(action_id="nps_claim", value=str(number))
     payload["channel"]["id"] = payload["container"]["channel_id"] = "C0BENCH"
     payload["response_url"] = response_url
+    payload["trigger_id"] = f"{time.perf_counter_ns()}.{os.urandom(6).hex()}"
     return urlencode({"payload": json.dumps(payload)})
 
 

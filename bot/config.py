@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # How often the delivery worker looks for work written by other processes (seconds).
     outbox_poll_seconds: float = Field(0.5, gt=0, validation_alias="NPSBOT_OUTBOX_POLL_SECONDS")
     outbox_lease_seconds: float = Field(45.0, gt=0, validation_alias="NPSBOT_OUTBOX_LEASE_SECONDS")
+    # An acknowledged chat command not finished within this long (its process died) is applied by
+    # another process, or by this one after a restart (bot/inbox.py).
+    inbox_lease_seconds: float = Field(30.0, gt=0, validation_alias="NPSBOT_INBOX_LEASE_SECONDS")
     # Pacing of posts per channel; Slack asks for about one message per second per channel.
     slack_post_interval: float = Field(1.0, ge=0, validation_alias="NPSBOT_SLACK_POST_INTERVAL")
     teams_post_interval: float = Field(0.2, ge=0, validation_alias="NPSBOT_TEAMS_POST_INTERVAL")

@@ -216,6 +216,7 @@ class Inbox(SQLModel, table=True):
     payload: dict = Field(sa_column=Column(JSON, nullable=False))
     status: str = Field(default=InboxStatus.PENDING, max_length=10)
     attempts: int = 0
+    lease_owner: str | None = Field(default=None, max_length=300)
     lease_until: datetime | None = Field(default=None, sa_column=utc_column())
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     done_at: datetime | None = Field(default=None, sa_column=utc_column())

@@ -9,6 +9,8 @@ request and its acknowledgement.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sys
 
@@ -29,6 +31,7 @@ __all__ = ["build_bolt_app", "favour_event_loop", "mount", "SlackNotifier"]
 
 
 log = logging.getLogger(__name__)
+WORKSPACE_TASK = web.AppKey("npsbot_slack_workspace_task", asyncio.Task)
 
 
 def _authorize(token: str):
@@ -70,7 +73,7 @@ def build_bolt_app(services, *, socket_mode: bool = False) -> AsyncApp:
     binding = WorkspaceBinding(client, settings.slack_team_id, settings.slack_enterprise_id)
     app.use(binding.middleware)  # first: a foreign workspace's request goes no further
     app.npsbot_workspace = binding
-    register(app, services, session=lambda: client.session)
+    app.npsbot_door = register(app, services, session=lambda: client.session)
     return app
 
 
@@ -131,10 +134,20 @@ def mount(app: web.Application, services) -> Notifier:
         bolt.client.session = None
         await session.close()
 
-    async def learn_workspace(_: web.Application) -> None:
-        await bolt.npsbot_workspace.workspace()  # auth.test before the first request, not during it
+    async def learn_workspace(app_: web.Application) -> None:
+        # auth.test before the first request rather than during it, without holding up the start.
+        app_[WORKSPACE_TASK] = asyncio.create_task(bolt.npsbot_workspace.workspace())
+
+    async def finish_acknowledged(_: web.Application):
+        # Requests acknowledged by a process that died are applied again (handlers/slack/inbox.py).
+        task = asyncio.create_task(bolt.npsbot_door.inbox.run(), name="slack-inbox")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     app.router.add_post("/slack/events", slack_events)
     app.cleanup_ctx.append(shared_session)
     app.on_startup.append(learn_workspace)
+    app.cleanup_ctx.append(finish_acknowledged)
     return notifier

@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass
 
 from slack_bolt.response import BoltResponse
 
 log = logging.getLogger(__name__)
 
+AUTH_TEST_RETRY = 10.0  # seconds between auth.test attempts while it fails
 REFUSAL = ("npsbot only works for members of the workspace it is installed in; your request came "
            "from another organisation, so nothing was done.")
 
@@ -55,12 +57,15 @@ class WorkspaceBinding:
         self.client = client
         self.bound = Workspace(team_id, enterprise_id) if (team_id or enterprise_id) else None
         self._lock = asyncio.Lock()
+        self._retry_at = 0.0
 
     async def workspace(self) -> Workspace | None:
         if self.bound is not None:
             return self.bound
         async with self._lock:
-            if self.bound is None:
+            if self.bound is None and time.monotonic() >= self._retry_at:
+                # A failing auth.test is not retried for every request: acks must stay fast.
+                self._retry_at = time.monotonic() + AUTH_TEST_RETRY
                 try:
                     resp = await self.client.auth_test()
                     self.bound = Workspace(resp.get("team_id"), resp.get("enterprise_id"))

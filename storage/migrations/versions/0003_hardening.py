@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column('payload', sa.JSON(), nullable=False),
         sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column('attempts', sa.Integer(), nullable=False),
+        sa.Column('lease_owner', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
         sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('done_at', sa.DateTime(timezone=True), nullable=True),

@@ -1,0 +1,104 @@
+"""Slack's side of the command inbox (bot/inbox.py): record before the ack, replay after a crash.
+
+A Bolt middleware writes every request npsbot will act on (a `/nps` command other than help, a
+Claim/Reopen click, a modal submission, a reaction) into the inbox before the listener acks it,
+keyed by Slack's own id for that request (`trigger_id`, or `event_id` for events), so a redelivery
+is recorded once. Listeners mark their row done when they finish. The recovery loop replays rows
+a dead process left behind through the same listeners, with a no-op ack and replies through the
+request's response_url (valid for 30 minutes), so a restart finishes what was acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+from slack_bolt.response import BoltResponse
+
+from bot import inbox
+from bot.commands import Verb, parse_command
+from bot.errors import CommandError
+
+log = logging.getLogger(__name__)
+
+_RECORDED_ACTIONS = re.compile(r"^nps_(claim|reopen)$")  # Add note / Close only open a modal
+
+
+def request_key(body: dict) -> str | None:
+    """Slack's id for a request npsbot acts on after acking, or None (nothing to keep)."""
+    if not isinstance(body, dict):
+        return None
+    if body.get("command"):
+        try:
+            if parse_command(body.get("text") or "").verb == Verb.HELP:
+                return None
+        except CommandError:
+            return None  # answered in the ack itself
+        return f"slack:command:{body.get('trigger_id') or ''}" if body.get("trigger_id") else None
+    kind = body.get("type")
+    if kind == "block_actions":
+        actions = body.get("actions") or []
+        if actions and isinstance(actions[0], dict) and _RECORDED_ACTIONS.match(str(actions[0].get("action_id"))):
+            trigger = body.get("trigger_id") or f"{(body.get('container') or {}).get('message_ts')}:" \
+                                                f"{actions[0].get('action_ts')}"
+            return f"slack:action:{trigger}"
+        return None
+    if kind == "view_submission" and body.get("trigger_id"):
+        return f"slack:view:{body['trigger_id']}"
+    if kind == "event_callback" and isinstance(body.get("event"), dict) \
+            and body["event"].get("type") == "reaction_added" and body.get("event_id"):
+        return f"slack:event:{body['event_id']}"
+    return None
+
+
+class SlackInbox:
+    """Records requests (middleware), tracks what this process works on, replays orphans."""
+
+    def __init__(self, door, client, poll_seconds: float) -> None:
+        self.door = door
+        self.rt = door.rt
+        self.client = client
+        self.poll_seconds = poll_seconds
+        self.in_flight: set[int] = set()
+
+    async def middleware(self, body, context, next):  # noqa: A002 - Bolt injects arguments by name
+        key = request_key(body)
+        if key is None:
+            return await next()
+        row_id = await asyncio.to_thread(inbox.record, self.rt, "slack", key, body)
+        if row_id is None:
+            log.info("slack.inbox_redelivery_ignored", extra={"key": key[:80]})
+            return BoltResponse(status=200, body="")
+        self.in_flight.add(row_id)
+        context["inbox_id"] = row_id
+        return await next()
+
+    async def finish(self, context) -> None:
+        row_id = (context or {}).get("inbox_id")
+        if row_id is None:
+            return
+        try:
+            await asyncio.to_thread(inbox.done, self.rt, row_id)
+        finally:
+            self.in_flight.discard(row_id)
+
+    async def recover_once(self) -> int:
+        pending = await asyncio.to_thread(inbox.take_orphans, self.rt, set(self.in_flight))
+        for row in pending:
+            self.in_flight.add(row.id)
+            try:
+                await self.door.replay(row.payload, {"inbox_id": row.id, "replay": True}, self.client)
+            except Exception:  # noqa: BLE001 - one bad row must not stop the others
+                # The listeners answer their own failures; what escapes them would fail again.
+                log.exception("slack.inbox_replay_failed", extra={"inbox_id": row.id})
+                await self.finish({"inbox_id": row.id})
+        return len(pending)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.recover_once()
+            except Exception as exc:  # noqa: BLE001 - e.g. the database away: try again next round
+                log.warning("slack.inbox_recovery_failed", extra={"error": type(exc).__name__})
+            await asyncio.sleep(self.poll_seconds)
