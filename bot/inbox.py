@@ -54,6 +54,36 @@ def record(rt: Runtime, platform: str, request_key: str, payload: dict) -> int |
         return None
 
 
+def record_many(rt: Runtime, platform: str, requests: list[tuple[str, dict]]) -> dict[str, int]:
+    """Write several requests in one transaction (one commit for a burst of acks).
+
+    Returns request key -> row id for the rows written; a key already recorded is left out.
+    """
+    now = rt.clock.now()
+    until = now + timedelta(seconds=rt.settings.inbox_lease_seconds)
+    rows = [{"request_key": key[:300], "platform": platform, "payload": payload, "status": InboxStatus.PENDING,
+             "attempts": 0, "lease_owner": OWNER, "lease_until": until, "created_at": now}
+            for key, payload in requests]
+    table = Inbox.__table__
+    with session_scope(rt.engine) as s:
+        dialect = s.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        statement = dialect_insert(table).values(rows).on_conflict_do_nothing(index_elements=["request_key"]) \
+            .returning(table.c.id, table.c.request_key)
+        return {key: row_id for row_id, key in s.execute(statement).all()}
+
+
+def done_many(rt: Runtime, row_ids: list[int]) -> None:
+    if not row_ids:
+        return
+    with session_scope(rt.engine) as s:
+        s.execute(update(Inbox).where(Inbox.id.in_(row_ids)).values(
+            status=InboxStatus.DONE, done_at=rt.clock.now(), lease_owner=None, lease_until=None))
+
+
 def done(rt: Runtime, row_id: int | None) -> None:
     if row_id is None:
         return

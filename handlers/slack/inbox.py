@@ -22,6 +22,7 @@ from bot.errors import CommandError
 
 log = logging.getLogger(__name__)
 
+BATCH = 200  # requests per inbox transaction
 _RECORDED_ACTIONS = re.compile(r"^nps_(claim|reopen)$")  # Add note / Close only open a modal
 
 
@@ -61,12 +62,16 @@ class SlackInbox:
         self.client = client
         self.poll_seconds = poll_seconds
         self.in_flight: set[int] = set()
+        self._records: list[tuple[str, dict, asyncio.Future]] = []
+        self._recording = False
+        self._done: list[int] = []
+        self._marking = False
 
     async def middleware(self, body, context, next):  # noqa: A002 - Bolt injects arguments by name
         key = request_key(body)
         if key is None:
             return await next()
-        row_id = await asyncio.to_thread(inbox.record, self.rt, "slack", key, body)
+        row_id = await self._record(key, body)
         if row_id is None:
             log.info("slack.inbox_redelivery_ignored", extra={"key": key[:80]})
             return BoltResponse(status=200, body="")
@@ -74,14 +79,47 @@ class SlackInbox:
         context["inbox_id"] = row_id
         return await next()
 
+    async def _record(self, key: str, body: dict) -> int | None:
+        """Group commit: the requests of a burst share one transaction, so acks wait for one
+        commit, not for each other's (the cost that matters against a bare Bolt ack)."""
+        future = asyncio.get_running_loop().create_future()
+        self._records.append((key, body, future))
+        if not self._recording:
+            self._recording = True
+            try:
+                while self._records:
+                    batch, self._records = self._records[:BATCH], self._records[BATCH:]
+                    try:
+                        ids = await asyncio.to_thread(inbox.record_many, self.rt, "slack",
+                                                      [(k, b) for k, b, _ in batch])
+                    except Exception as exc:  # noqa: BLE001 - each waiting request gets the error
+                        for _, _, f in batch:
+                            f.set_exception(exc)
+                        continue
+                    for k, _, f in batch:
+                        f.set_result(ids.get(k[:300]))
+            finally:
+                self._recording = False
+        return await future
+
     async def finish(self, context) -> None:
         row_id = (context or {}).get("inbox_id")
         if row_id is None:
             return
+        self._done.append(row_id)
+        if self._marking:
+            return  # the running flush takes it
+        self._marking = True
         try:
-            await asyncio.to_thread(inbox.done, self.rt, row_id)
+            while self._done:
+                ids, self._done = self._done, []
+                try:
+                    await asyncio.to_thread(inbox.done_many, self.rt, ids)
+                except Exception as exc:  # noqa: BLE001 - left pending: a later recovery reapplies it
+                    log.warning("slack.inbox_done_failed", extra={"error": type(exc).__name__})
+                self.in_flight.difference_update(ids)
         finally:
-            self.in_flight.discard(row_id)
+            self._marking = False
 
     async def recover_once(self) -> int:
         pending = await asyncio.to_thread(inbox.take_orphans, self.rt, set(self.in_flight))
