@@ -65,7 +65,7 @@ def record_many(rt: Runtime, platform: str, requests: list[tuple[str, dict]]) ->
              "attempts": 0, "lease_owner": OWNER, "lease_until": until, "created_at": now}
             for key, payload in requests]
     table = Inbox.__table__
-    with session_scope(rt.engine) as s:
+    with session_scope(rt.engine, urgent=True) as s:  # an acknowledgement is waiting on it
         dialect = s.get_bind().dialect.name
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as dialect_insert
