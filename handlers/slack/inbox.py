@@ -53,6 +53,15 @@ def request_key(body: dict) -> str | None:
     return None
 
 
+def slim(body: dict) -> dict:
+    """What a replay needs of a request: not the alert's own blocks a click carries along."""
+    if body.get("type") == "block_actions":
+        return {k: v for k, v in body.items() if k not in ("message", "state")}
+    if body.get("type") == "view_submission" and isinstance(body.get("view"), dict):
+        return {**body, "view": {k: v for k, v in body["view"].items() if k != "blocks"}}
+    return body
+
+
 class SlackInbox:
     """Records requests (middleware), tracks what this process works on, replays orphans."""
 
@@ -71,7 +80,7 @@ class SlackInbox:
         key = request_key(body)
         if key is None:
             return await next()
-        row_id = await self._record(key, body)
+        row_id = await self._record(key, slim(body))
         if row_id is None:
             log.info("slack.inbox_redelivery_ignored", extra={"key": key[:80]})
             return BoltResponse(status=200, body="")
