@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 from slack_bolt.response import BoltResponse
 
@@ -71,6 +72,8 @@ class SlackInbox:
         self.client = client
         self.poll_seconds = poll_seconds
         self.in_flight: set[int] = set()
+        # Its own thread: the shared pool may be busy with replies, and an ack must not queue there.
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="slack-inbox")
         self._records: list[tuple[str, dict, asyncio.Future]] = []
         self._recording = False
         self._done: list[int] = []
@@ -99,8 +102,8 @@ class SlackInbox:
                 while self._records:
                     batch, self._records = self._records[:BATCH], self._records[BATCH:]
                     try:
-                        ids = await asyncio.to_thread(inbox.record_many, self.rt, "slack",
-                                                      [(k, b) for k, b, _ in batch])
+                        ids = await asyncio.get_running_loop().run_in_executor(
+                            self._writer, inbox.record_many, self.rt, "slack", [(k, b) for k, b, _ in batch])
                     except Exception as exc:  # noqa: BLE001 - each waiting request gets the error
                         for _, _, f in batch:
                             f.set_exception(exc)
