@@ -1,7 +1,8 @@
 """Slack's side of the command inbox (bot/inbox.py): record before the ack, replay after a crash.
 
-A Bolt middleware writes every request npsbot will act on (a `/nps` command other than help, a
-Claim/Reopen click, a modal submission, a reaction) into the inbox before the listener acks it,
+A Bolt middleware writes every request that changes something (a `/nps` command other than the
+read-only help, score, open, unclaimed, mine and show; a Claim/Reopen click, a modal submission,
+a reaction) into the inbox before the listener acks it,
 keyed by Slack's own id for that request (`trigger_id`, or `event_id` for events), so a redelivery
 is recorded once. Listeners mark their row done when they finish. The recovery loop replays rows
 a dead process left behind through the same listeners, with a no-op ack and replies through the
@@ -25,6 +26,8 @@ from storage.db import is_sqlite
 log = logging.getLogger(__name__)
 
 BATCH = 200  # requests per inbox transaction
+# Commands that only read; every other verb (including ones added later) is recorded.
+READ_ONLY = frozenset({Verb.HELP, Verb.SCORE, Verb.OPEN, Verb.UNCLAIMED, Verb.MINE, Verb.SHOW})
 _RECORDED_ACTIONS = re.compile(r"^nps_(claim|reopen)$")  # Add note / Close only open a modal
 
 
@@ -34,8 +37,8 @@ def request_key(body: dict) -> str | None:
         return None
     if body.get("command"):
         try:
-            if parse_command(body.get("text") or "").verb == Verb.HELP:
-                return None
+            if parse_command(body.get("text") or "").verb in READ_ONLY:
+                return None  # changes nothing: a lost reply is asked again, nothing is lost
         except CommandError:
             return None  # answered in the ack itself
         return f"slack:command:{body.get('trigger_id') or ''}" if body.get("trigger_id") else None
