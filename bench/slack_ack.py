@@ -139,7 +139,8 @@ def signed(body: str, content_type: str) -> dict:
 
 def command_body(text: str, response_url: str, user: str = "U0BENCH") -> str:
     form = dict(parse_qsl((FIXTURES / "slash_command.txt").read_text()))
-    form.update(text=text, response_url=response_url, user_id=user, user_name="bench", channel_id="C0BENCH")
+    form.update(text=text, response_url=response_url, user_id=user, user_name="bench", channel_id="C0BENCH",
+                trigger_id=f"{time.perf_counter_ns()}.{os.urandom(6).hex()}")  # Slack's are unique too
     return urlencode(form)
 
 
@@ -149,6 +150,7 @@ def claim_body(number: int, response_url: str) -> str:
     payload["actions"][0].update(action_id="nps_claim", value=str(number))
     payload["channel"]["id"] = payload["container"]["channel_id"] = "C0BENCH"
     payload["response_url"] = response_url
+    payload["trigger_id"] = f"{time.perf_counter_ns()}.{os.urandom(6).hex()}"
     return urlencode({"payload": json.dumps(payload)})
 
 
@@ -242,16 +244,19 @@ async def main(requests: int, alerts: int, rounds: int) -> None:
                                 >= target, timeout=300)
 
         sink = f"http://127.0.0.1:{bare_port}/sink"
-        opens = [command_body("open", f"{sink}/open{n}") for n in range(requests)]
-        await load(bare_url, opens[:100])  # warm both up
-        await load(events, opens[:100])
+        def opens(count: int = requests) -> list[str]:
+            # Fresh bodies each time: every Slack request carries its own trigger_id.
+            return [command_body("open", f"{sink}/open{n}") for n in range(count)]
+
+        await load(bare_url, opens(100))  # warm both up
+        await load(events, opens(100))
         await asyncio.sleep(1)
         runs: dict[str, list[list[float]]] = {"bare_open": [], "ours_open": [], "bare_claim": [], "ours_claim": []}
         for r in range(rounds):
             claims = [claim_body(first + r * requests + n, f"{sink}/claim{r * requests + n}")
                       for n in range(requests)]
-            runs["bare_open"].append(await load(bare_url, opens))
-            runs["ours_open"].append(await load(events, opens))
+            runs["bare_open"].append(await load(bare_url, opens()))
+            runs["ours_open"].append(await load(events, opens()))
             await settle(sink, (2 * r + 1) * requests + 100)
             runs["bare_claim"].append(await load(bare_url, claims))
             runs["ours_claim"].append(await load(events, claims))

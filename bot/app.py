@@ -86,8 +86,10 @@ async def metrics_view(request: web.Request) -> web.Response:
 def build_app(services: Services, *, with_platforms: bool = True, run_workers: bool = True) -> web.Application:
     """The `npsbot serve` application: webhooks, health, metrics, and the configured platforms."""
     from handlers import connectors, webhooks
+    from handlers.guard import quiet_malformed_http, refuse_malformed
 
-    app = web.Application(client_max_size=2 * 1024 * 1024)
+    quiet_malformed_http()
+    app = web.Application(client_max_size=2 * 1024 * 1024, middlewares=[refuse_malformed])
     app[SERVICES] = services
     app[webhooks.RUNTIME] = services.rt
     app.router.add_get("/healthz", healthz)

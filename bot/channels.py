@@ -86,14 +86,21 @@ def digest_off(rt: Runtime, place: Place, actor: Actor) -> str:
     return "This channel's weekly digest is off."
 
 
-def request_digest(rt: Runtime, place: Place) -> str:
-    """Queue a digest for this channel now (its segment filter applies)."""
+def request_digest(rt: Runtime, place: Place, actor: Actor | None = None) -> str:
+    """Queue a digest for this channel now (its segment filter applies).
+
+    Only admins may post one to a channel without a digest schedule: the schedule is the admin's
+    decision that this channel sees the numbers.
+    """
     now = rt.clock.now()
     with session_scope(rt.engine) as session:
         sub = session.execute(
             select(Subscription).where(Subscription.platform == place.platform,
                                        Subscription.channel_id == place.channel_id)
         ).scalar_one_or_none()
+        if actor is not None and (sub is None or not sub.digest_weekday) and not actor.is_admin(rt.settings.admins):
+            raise Forbidden("This channel has no digest schedule, so only the people listed in NPSBOT_ADMINS "
+                            "can post a digest here.")
         outbox.add(session, [outbox.row(
             platform=place.platform, channel_id=place.channel_id, kind=outbox.DIGEST_POST, now=now,
             payload={"period_end": now.isoformat(), "segment": sub.segment if sub else None,

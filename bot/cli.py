@@ -289,6 +289,33 @@ def db_upgrade() -> None:
     console.print("Database is up to date.")
 
 
+forget_app = typer.Typer(help="Erase personal data on request.", no_args_is_help=True)
+app.add_typer(forget_app, name="forget")
+
+
+@forget_app.command("customer")
+def forget_customer(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id as the survey tool sent it.")],
+) -> None:
+    """Delete a customer's responses and mask their follow-ups' text (numbers and states stay)."""
+    from bot.actors import Actor
+    from bot.app import build_runtime
+    from bot.erasure import forget_customer as forget
+    from bot.errors import NotFound
+
+    logs.configure("WARNING")
+    rt = build_runtime(_settings())
+    actor = Actor("cli", getpass.getuser(), getpass.getuser())
+    try:
+        done = forget(rt, customer_id, actor)
+    except NotFound as exc:
+        err.print(exc.message)
+        raise typer.Exit(1) from None
+    numbers = ", ".join(f"#{n}" for n in done.followups) or "none"
+    console.print(f"Forgot customer {customer_id}: {done.responses} response(s) deleted; "
+                  f"follow-ups {numbers} kept with their text masked.", markup=False, highlight=False)
+
+
 def main() -> None:
     try:
         app(prog_name="npsbot")

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+    # The one workspace (and enterprise, for org-wide installs) npsbot serves; learnt from auth.test
+    # when unset. Requests from any other team are refused (handlers/slack/workspace.py).
+    slack_team_id: str | None = Field(None, validation_alias="SLACK_TEAM_ID")
+    slack_enterprise_id: str | None = Field(None, validation_alias="SLACK_ENTERPRISE_ID")
 
     microsoft_app_id: str = Field(
         "", validation_alias=AliasChoices("MICROSOFT_APP_ID", "MicrosoftAppId")
@@ -94,6 +98,8 @@ class Settings(BaseSettings):
     # Teams is opt-in when no app id is set (local/emulator mode), so a plain install does not
     # expose an unauthenticated /api/messages.
     teams_enabled_flag: bool = Field(False, validation_alias="NPSBOT_TEAMS_ENABLED")
+    # Local mode accepts activities (and serviceUrls) from loopback only, unless this is set.
+    teams_allow_remote: bool = Field(False, validation_alias="NPSBOT_TEAMS_ALLOW_REMOTE")
 
     webhook_token: SecretStr | None = Field(None, validation_alias="NPSBOT_WEBHOOK_TOKEN")
     webhook_hmac_secret: SecretStr | None = Field(None, validation_alias="NPSBOT_WEBHOOK_HMAC_SECRET")
@@ -115,6 +121,9 @@ class Settings(BaseSettings):
     # How often the delivery worker looks for work written by other processes (seconds).
     outbox_poll_seconds: float = Field(0.5, gt=0, validation_alias="NPSBOT_OUTBOX_POLL_SECONDS")
     outbox_lease_seconds: float = Field(45.0, gt=0, validation_alias="NPSBOT_OUTBOX_LEASE_SECONDS")
+    # An acknowledged chat command not finished within this long (its process died) is applied by
+    # another process, or by this one after a restart (bot/inbox.py).
+    inbox_lease_seconds: float = Field(30.0, gt=0, validation_alias="NPSBOT_INBOX_LEASE_SECONDS")
     # Pacing of posts per channel; Slack asks for about one message per second per channel.
     slack_post_interval: float = Field(1.0, ge=0, validation_alias="NPSBOT_SLACK_POST_INTERVAL")
     teams_post_interval: float = Field(0.2, ge=0, validation_alias="NPSBOT_TEAMS_POST_INTERVAL")

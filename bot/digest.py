@@ -32,6 +32,7 @@ from bot import outbox, theme_digest
 from bot.chart import WeekPoint, render_trend
 from bot.clock import as_utc
 from bot.errors import NpsError
+from bot.limits import MAX_ARR
 from bot.mail.recovery import recovery as mail_recovery
 from bot.nps import Change, NpsSummary, compare, format_nps
 from bot.runtime import Runtime
@@ -484,6 +485,8 @@ def _loop(session: Session, start: datetime, end: datetime, segment: str | None,
                             func.coalesce(f.claimed_at, f.opened_at) < close_due))
     customer_arr = select(Customer.arr).where(Customer.id == f.customer_id).scalar_subquery()
     arr = func.coalesce(latest.arr, customer_arr)
+    # Each value capped as the door caps it, so rows stored before the cap cannot overflow a sum.
+    arr = case((arr > MAX_ARR, MAX_ARR), else_=arr)
     q = (select(func.count(), func.coalesce(func.sum(arr), 0.0),
                 func.count(case((overdue_cond, 1))))
          .select_from(f).outerjoin(latest, latest.id == f.latest_response_id).where(*active))

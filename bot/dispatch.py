@@ -13,8 +13,10 @@ from bot import channels, followups, queries, routing, routing_commands, theme_v
 from bot.actors import Actor, Place
 from bot.commands import Command, Verb, parse_command, parse_mention
 from bot.errors import CommandError, NotFound, NpsError
+from bot.limits import check_command, fit_actor
 from bot.runtime import Runtime
 from bot.views import HelpView, HomeView, Notice, Reply
+from bot.visibility import Visibility
 from storage.db import read_scope
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,7 @@ class Dispatcher:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self.visibility = Visibility(rt)
 
     def handle_text(self, text: str, actor: Actor, place: Place) -> Reply:
         try:
@@ -34,7 +37,12 @@ class Dispatcher:
         return self.handle(command, actor, place)
 
     def handle(self, command: Command, actor: Actor, place: Place) -> Reply:
+        actor = fit_actor(actor)
         try:
+            check_command(command)
+            # Every verb that names a follow-up is checked here, before it runs (bot/visibility.py).
+            if command.number is not None:
+                self.visibility.require(actor, place, command.number)
             reply = self._run(command, actor, place)
         except CommandError as exc:
             return HelpView(error=exc.message)
@@ -56,7 +64,8 @@ class Dispatcher:
                     return queries.score_view(s, period_days=c.period_days, segment=c.segment, now=now)
             case Verb.OPEN | Verb.UNCLAIMED | Verb.MINE:
                 with read_scope(rt.engine) as s:
-                    return queries.followup_list(s, c.verb, actor_key=actor.key, settings=rt.settings, now=now)
+                    return queries.followup_list(s, c.verb, actor_key=actor.key, settings=rt.settings, now=now,
+                                                 where=self.visibility.scope(actor, place).clause())
             case Verb.SHOW:
                 with read_scope(rt.engine) as s:
                     detail = queries.followup_detail(s, c.number, settings=rt.settings, now=now)
@@ -99,7 +108,7 @@ class Dispatcher:
             case Verb.DIGEST_OFF:
                 return Notice(channels.digest_off(rt, place, actor))
             case Verb.DIGEST_NOW:
-                return Notice(channels.request_digest(rt, place))
+                return Notice(channels.request_digest(rt, place, actor))
             case Verb.THEME | Verb.THEMES | Verb.THEMES_ADD:
                 return theme_views.run(rt, c, actor)
         raise CommandError(f"I don't know the command `{c.verb}`.")  # pragma: no cover
@@ -107,9 +116,12 @@ class Dispatcher:
     def home(self, actor: Actor) -> HomeView:
         """What App Home shows: my follow-ups, the unclaimed queue and 30-day NPS."""
         rt, now = self.rt, self.rt.clock.now()
+        # App Home is a 1:1 surface: the follow-ups of the channels this person is in.
+        seen = self.visibility.scope(actor, Place(actor.platform, actor.user_id)).clause()
         with read_scope(rt.engine) as s:
-            mine = queries.followup_list(s, Verb.MINE, actor_key=actor.key, settings=rt.settings, now=now)
-            queue = queries.followup_list(s, Verb.UNCLAIMED, actor_key=actor.key, settings=rt.settings, now=now)
+            mine = queries.followup_list(s, Verb.MINE, actor_key=actor.key, settings=rt.settings, now=now, where=seen)
+            queue = queries.followup_list(s, Verb.UNCLAIMED, actor_key=actor.key, settings=rt.settings, now=now,
+                                          where=seen)
             score = queries.score_view(s, period_days=30, segment=None, now=now)
         return HomeView(mine=mine.items, unclaimed=queue.items, unclaimed_total=queue.total, score=score,
                         mine_total=mine.total)

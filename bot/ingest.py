@@ -28,6 +28,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot import outbox, rotation, theme_service
+from bot.limits import MAX_ARR
 from bot.nps import classify
 from bot.routing import theme_of
 from bot.runtime import Runtime
@@ -66,7 +67,7 @@ class CustomerIn(BaseModel):
     name: str | None = Field(None, max_length=300)
     email: str | None = Field(None, max_length=320)
     segment: str | None = Field(None, max_length=100)
-    arr: float | None = Field(None, ge=0, allow_inf_nan=False)
+    arr: float | None = Field(None, ge=0, le=MAX_ARR, allow_inf_nan=False)
     owner: str | None = Field(None, max_length=320)
 
     @field_validator("id", "name", "email", "segment", "owner")
@@ -165,6 +166,8 @@ def _error_message(err: dict) -> str:
         return str(err["ctx"]["error"])
     if kind == "string_too_long":
         return f"must be at most {err['ctx']['max_length']} characters"
+    if kind == "less_than_equal":
+        return f"must be at most {err['ctx']['le']:,.0f}"
     if kind in ("greater_than_equal", "finite_number"):
         return "must be a non-negative number" if kind == "greater_than_equal" else "must be finite"
     return _MESSAGES.get(kind, err["msg"])
@@ -504,10 +507,12 @@ def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now
             posts.append(outbox.row(platform=sub.platform, channel_id=sub.channel_id, kind=outbox.ALERT_POST,
                                     now=now, followup_id=fid))
     latest: dict[int, tuple[int, dict]] = {}
+    joined_rows: dict[int, list[dict]] = {}  # follow-up -> every answer that joined it in this batch
     for rid, existing, opener, r in joins:
         fid = existing if existing is not None else fid_of[opener]
         links.append({"rid": rid, "fid": fid})
         events.append({**system, "followup_id": fid, "action": "response", "text": _response_line(r)})
+        joined_rows.setdefault(fid, []).append(r)
         if existing is not None:
             latest[fid] = (rid, r)
             stored.joined[rid] = fid
@@ -522,12 +527,18 @@ def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now
             .values(latest_response_id=bindparam("rid"), updated_at=now),
             [{"fid": fid, "rid": rid} for fid, (rid, _) in latest.items()],
         )
-        outbox.refresh_alerts(session, {
-            fid: f"New answer from this customer: {_response_line(r)}" for fid, (_, r) in latest.items()
-        }, now=now)
+        outbox.refresh_alerts(session, {fid: _joined_line(joined_rows[fid]) for fid in latest}, now=now)
     session.execute(insert(Event), events)
     outbox.add(session, posts)
     outbox.add(session, rotation.assign_new(session, matched, settings=settings, now=now))
+    # Answers joining a follow-up opened in this same batch: its alert is not posted yet, so the
+    # line goes to the thread of each alert just queued (delivered once the alert is up).
+    fresh = {fid: rows_ for fid, rows_ in joined_rows.items() if fid not in latest}
+    outbox.add(session, [
+        outbox.row(platform=p["platform"], channel_id=p["channel_id"], kind=outbox.THREAD_NOTE, now=now,
+                   followup_id=p["followup_id"], payload={"text": _joined_line(fresh[p["followup_id"]])})
+        for p in posts if p["followup_id"] in fresh
+    ])
 
 
 def add_late_comment(rt: Runtime, source: str, external_id: str, comment: str) -> bool:
@@ -550,6 +561,13 @@ def add_late_comment(rt: Runtime, source: str, external_id: str, comment: str) -
                                  thread_text=f"Comment added: “{text}”")
     rt.wake()
     return True
+
+
+def _joined_line(rows: list[dict]) -> str:
+    """One thread line for every answer that joined a follow-up at once (collapsed when several)."""
+    if len(rows) == 1:
+        return f"New answer from this customer: {_response_line(rows[0])}"
+    return f"{len(rows)} new answers from this customer: " + " · ".join(_response_line(r) for r in rows)
 
 
 def _response_line(r: dict) -> str:

@@ -24,3 +24,15 @@ DELIVERY_SECONDS = Histogram("npsbot_delivery_seconds", "Time to deliver one out
 OUTBOX_DEPTH = Gauge("npsbot_outbox_depth", "Pending outbox rows.", registry=REGISTRY)
 OUTBOX_OLDEST = Gauge("npsbot_outbox_oldest_seconds", "Age of the oldest pending outbox row.",
                       registry=REGISTRY)
+
+# `source` comes from the client: as a label, every new value would be a new time series forever.
+# Only these are labelled by name; any other source is counted as `other`.
+KNOWN_SOURCES = frozenset({
+    "api", "csv", "delighted", "typeform", "surveymonkey", "qualtrics", "google-forms", "google_forms",
+    "resurvey", "email", "demo",
+})
+
+
+def source_label(source: str | None) -> str:
+    """The Prometheus label for a response's source: its name when known, else `other`."""
+    return source if source in KNOWN_SOURCES else "other"

@@ -182,9 +182,14 @@ def followup_detail(session: Session, number: int, *, settings: Settings, now: d
 
 
 def followup_list(session: Session, which: Verb, *, actor_key: str, settings: Settings,
-                  now: datetime) -> FollowUpList:
-    """`open`, `unclaimed` and `mine`: oldest first, since the oldest waits longest."""
+                  now: datetime, where=None) -> FollowUpList:
+    """`open`, `unclaimed` and `mine`: oldest first, since the oldest waits longest.
+
+    `where` narrows the list to what the asker may see (bot/visibility.py).
+    """
     q = select(FollowUp)
+    if where is not None:
+        q = q.where(where)
     if which == Verb.OPEN:
         q = q.where(FollowUp.status != Status.CLOSED)
         title, empty = "Follow-ups not closed", "Nothing open. Every detractor has been followed up."

@@ -23,6 +23,10 @@ from bot.views import (
 from bot.wording import counted, signed_change
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Invisible characters that change how text around them reads: bidi embeddings, overrides and
+# isolates (`invoice\u202egnp.exe` shows as `invoiceexe.png`), zero-width spaces and joiners, the
+# word joiner and the BOM. Shown as their code, like control characters.
+_INVISIBLE = re.compile("[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 CATEGORY_ICON = {"detractor": "🔴", "passive": "🟡", "promoter": "🟢"}
 STATUS_WORD = {"open": "OPEN", "claimed": "CLAIMED", "closed": "CLOSED"}
 
@@ -31,7 +35,8 @@ def safe(text: str | None) -> str:
     """Customer text with control characters made visible and harmless."""
     if text is None:
         return ""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def money(value: float | None) -> str:

@@ -85,7 +85,7 @@ async def store(rt: Runtime, items: list[ResponseIn]) -> web.Response:
         return error(503, message="the database is unavailable; nothing was stored, retry later",
                      headers={"Retry-After": "30"})
     for item in items[:1]:
-        metrics.INGESTED.labels(item.source).inc(result.accepted)
+        metrics.INGESTED.labels(metrics.source_label(item.source)).inc(result.accepted)
     metrics.DUPLICATES.inc(result.duplicates)
     log.info("ingest.accepted", extra={"accepted": result.accepted, "duplicates": result.duplicates,
                                        "opened": result.opened[:20]})

@@ -64,12 +64,39 @@ def _disable_pysqlite_autobegin(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
 
 
+class _Writers:
+    """This process's SQLite writers, one at a time; urgent ones (a chat acknowledgement waiting
+    on its inbox row) go before the others waiting."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._urgent = 0
+
+    @contextmanager
+    def turn(self, urgent: bool) -> Iterator[None]:
+        with self._cond:
+            self._urgent += urgent
+            try:
+                while self._busy or (not urgent and self._urgent):
+                    self._cond.wait()
+            finally:
+                self._urgent -= urgent
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
+def session_scope(engine: Engine, *, urgent: bool = False) -> Iterator[Session]:
     """One unit of work: committed when the block ends, rolled back when it raises."""
     # SQLite has one writer at a time. Queueing this process's writers on a lock is fair and
     # prompt; leaving it to SQLite's busy handler makes them sleep in growing steps (long tails).
-    lock = _WRITE_LOCKS.setdefault(id(engine), threading.Lock()) if is_sqlite(engine) else nullcontext()
+    lock = _WRITE_LOCKS.setdefault(id(engine), _Writers()).turn(urgent) if is_sqlite(engine) else nullcontext()
     with lock, Session(engine, expire_on_commit=False) as session:
         try:
             yield session
@@ -79,13 +106,13 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
-_WRITE_LOCKS: dict[int, threading.Lock] = {}
+_WRITE_LOCKS: dict[int, _Writers] = {}
 
 
 @contextmanager
 def write_connection(engine: Engine) -> Iterator[Connection]:
     """A Core connection in one write transaction, for hot paths that need no ORM objects."""
-    lock = _WRITE_LOCKS.setdefault(id(engine), threading.Lock()) if is_sqlite(engine) else nullcontext()
+    lock = _WRITE_LOCKS.setdefault(id(engine), _Writers()).turn(False) if is_sqlite(engine) else nullcontext()
     with lock, engine.begin() as conn:
         yield conn
 

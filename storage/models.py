@@ -90,8 +90,8 @@ class FollowUp(SQLModel, table=True):
     response_id: int | None = Field(default=None)
     latest_response_id: int | None = Field(default=None)
     status: str = Field(default=Status.OPEN, max_length=10)
-    claimant_id: str | None = Field(default=None, max_length=200)
-    claimant_name: str | None = Field(default=None, max_length=200)
+    claimant_id: str | None = Field(default=None, max_length=300)  # `platform:` + bot.limits.MAX_USER_ID
+    claimant_name: str | None = Field(default=None, max_length=256)  # Entra display names: 256
     outcome: str | None = Field(default=None, max_length=20)
     last_note: str | None = None
     opened_at: datetime = Field(sa_column=utc_column(index=True, nullable=False))
@@ -112,8 +112,8 @@ class Event(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     followup_id: int = Field(foreign_key="followup.id", index=True)
     at: datetime = Field(sa_column=utc_column(nullable=False))
-    actor_id: str = Field(max_length=200)
-    actor_name: str = Field(max_length=200)
+    actor_id: str = Field(max_length=300)
+    actor_name: str = Field(max_length=256)
     action: str = Field(max_length=30)
     text: str | None = None
 
@@ -131,7 +131,7 @@ class Subscription(SQLModel, table=True):
     digest_weekday: str | None = Field(default=None, max_length=3)
     digest_time: str | None = Field(default=None, max_length=5)
     digest_tz: str | None = Field(default=None, max_length=64)
-    created_by: str | None = Field(default=None, max_length=200)
+    created_by: str | None = Field(default=None, max_length=300)
     updated_at: datetime = Field(sa_column=utc_column(nullable=False))
     # Routing (issue 16, bot/routing.py): more alert conditions, a duty rotation, escalation.
     min_arr: float | None = None
@@ -286,3 +286,28 @@ class MailOptOut(SQLModel, table=True):
 
     customer_id: int = Field(foreign_key="customer.id", primary_key=True)
     at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
+class InboxStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+
+
+class Inbox(SQLModel, table=True):
+    """A chat command acknowledged to the platform and not yet applied (bot/inbox.py).
+
+    Written before the acknowledgement goes out, keyed by the platform's request id, so a crash
+    after the ack loses nothing and a redelivery is applied once.
+    """
+
+    __table_args__ = (Index("ix_inbox_pending", "status", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    request_key: str = Field(max_length=300, unique=True)
+    platform: str = Field(max_length=20)
+    payload: dict = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=InboxStatus.PENDING, max_length=10)
+    attempts: int = 0
+    lease_owner: str | None = Field(default=None, max_length=300)
+    lease_until: datetime | None = Field(default=None, sa_column=utc_column())
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    done_at: datetime | None = Field(default=None, sa_column=utc_column())

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from storage.db import read_scope
 from storage.models import Customer, Response
+from tests.strategies import content_encodings, header_values, nested, nesting
 
 AUTH = {"Authorization": "Bearer test-token", "Content-Type": "application/json"}
 
@@ -53,3 +54,14 @@ async def test_random_bodies_get_a_clear_answer_and_refusals_store_nothing(http,
 async def test_random_bytes_never_cause_a_server_error(http, rt, raw):
     resp = await http.post("/webhooks/responses", data=raw, headers=AUTH)
     assert resp.status < 500
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(auth=header_values, encoding=content_encodings, depth=nesting, authed=st.booleans())
+async def test_any_header_encoding_or_nesting_is_a_4xx_and_stores_nothing(http, rt, auth, encoding, depth, authed):
+    headers = {"Content-Type": "application/json", "Connection": "close", "Content-Encoding": encoding,
+               "Authorization": "Bearer test-token" if authed else auth}
+    before = stored(rt)
+    resp = await http.post("/webhooks/responses", data=nested(*depth), headers=headers)
+    assert resp.status < 500
+    assert stored(rt) == before

@@ -87,10 +87,25 @@ def parse(raw: bytes, content_type: str, form_body: bool) -> object | web.Respon
         return error(400, [FieldError("body", f"is not valid JSON ({exc})")])
 
 
+def token_refusal(connector: Connector, request: web.Request, settings: Settings) -> web.Response | None:
+    if not webhook_token(settings):
+        own = (f"NPSBOT_{connector.name.upper().replace('-', '_')}_SECRET or "
+               if hasattr(settings.tool(connector.name), "secret") else "")
+        return error(401, message=f"/webhooks/{connector.name} is disabled until {own}NPSBOT_WEBHOOK_TOKEN is set")
+    if not token_ok(request, settings):
+        return error(401, message="missing or wrong ?token=")
+    return None
+
+
 def handler(connector: Connector) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
         rt: Runtime = request.app[RUNTIME]
         settings = rt.settings
+        if connector.verify is no_signature or getattr(settings.tool(connector.name), "secret", None) is None:
+            # Token mode: refuse before reading (or decompressing) a body nobody authenticated.
+            early = token_refusal(connector, request, settings)
+            if early is not None:
+                return early
         raw = await read_body(request)
         if isinstance(raw, web.Response):
             return raw
@@ -98,13 +113,9 @@ def handler(connector: Connector) -> Callable[[web.Request], Awaitable[web.Respo
         if signed is False:
             return error(401, message=f"the {connector.name} signature is missing or wrong")
         if signed is None:
-            if not webhook_token(settings):
-                own = (f"NPSBOT_{connector.name.upper().replace('-', '_')}_SECRET or "
-                       if hasattr(settings.tool(connector.name), "secret") else "")
-                return error(401, message=f"/webhooks/{connector.name} is disabled until "
-                             f"{own}NPSBOT_WEBHOOK_TOKEN is set")
-            if not token_ok(request, settings):
-                return error(401, message="missing or wrong ?token=")
+            refused = token_refusal(connector, request, settings)
+            if refused is not None:
+                return refused
         body = parse(raw, request.content_type or "", connector.form_body)
         if isinstance(body, web.Response):
             return body

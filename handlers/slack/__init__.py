@@ -9,6 +9,8 @@ request and its acknowledgement.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sys
 
@@ -21,12 +23,15 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.delivery import Notifier
 from handlers.slack.listeners import register
+from handlers.slack.membership import members_lookup
 from handlers.slack.notifier import SlackNotifier, make_client
+from handlers.slack.workspace import WorkspaceBinding
 
 __all__ = ["build_bolt_app", "favour_event_loop", "mount", "SlackNotifier"]
 
 
 log = logging.getLogger(__name__)
+WORKSPACE_TASK = web.AppKey("npsbot_slack_workspace_task", asyncio.Task)
 
 
 def _authorize(token: str):
@@ -78,14 +83,23 @@ def build_bolt_app(services, *, socket_mode: bool = False) -> AsyncApp:
         logger=_BOLT_LOG,
     )
     client.token = token
-    register(app, services, session=lambda: client.session)
+    binding = WorkspaceBinding(client, settings.slack_team_id, settings.slack_enterprise_id)
+    app.use(binding.middleware)  # first: a foreign workspace's request goes no further
+    app.npsbot_workspace = binding
+    app.npsbot_door = register(app, services, session=lambda: client.session)
     return app
+
+
+def signature_headers_well_formed(headers) -> bool:
+    """A numeric timestamp and an ASCII `v0=` signature (Slack never sends anything else)."""
+    ts, sig = headers.get("X-Slack-Request-Timestamp", ""), headers.get("X-Slack-Signature", "")
+    return ts.isascii() and ts.isdigit() and len(ts) <= 12 and sig.isascii() and sig.startswith("v0=")
 
 
 def _malformed_event(body: object) -> bool:
     """A body whose `event` is missing from an event callback or not an object (Slack sends neither)."""
     if not isinstance(body, dict):
-        return False
+        return True  # Slack sends objects only
     if "event" in body or body.get("type") == "event_callback":
         return not isinstance(body.get("event"), dict)
     return False
@@ -100,12 +114,22 @@ def mount(app: web.Application, services) -> Notifier:
                              clock=services.rt.clock)
 
     verifier = SignatureVerifier(settings.slack_signing_secret.get_secret_value())
+    services.dispatcher.visibility.register(
+        "slack", members_lookup(settings.slack_bot_token.get_secret_value(), settings.slack_api_url))
 
     async def slack_events(request: web.Request) -> web.Response:
-        bolt_request = await to_bolt_request(request)
-        if _malformed_event(bolt_request.body):
+        if not signature_headers_well_formed(request.headers):
+            # Bolt's verification would raise on them (a 500); they cannot be a valid signature.
+            return web.json_response({"error": "invalid request"}, status=401)
+        try:
+            bolt_request = await to_bolt_request(request)
+            malformed, raw = _malformed_event(bolt_request.body), bolt_request.raw_body
+        except (AttributeError, TypeError, ValueError):
+            # Bolt reads a few fields as it builds the request; a JSON list or scalar has none.
+            malformed, raw = True, await request.text()
+        if malformed:
             # Bolt's middleware would fail on it with a 500, which asks Slack to retry in vain.
-            signed = verifier.is_valid(bolt_request.raw_body, request.headers.get("X-Slack-Request-Timestamp", ""),
+            signed = verifier.is_valid(raw, request.headers.get("X-Slack-Request-Timestamp", ""),
                                        request.headers.get("X-Slack-Signature", ""))
             return web.json_response({"error": "malformed event" if signed else "invalid request"},
                                      status=400 if signed else 401)
@@ -124,6 +148,20 @@ def mount(app: web.Application, services) -> Notifier:
         bolt.client.session = None
         await session.close()
 
+    async def learn_workspace(app_: web.Application) -> None:
+        # auth.test before the first request rather than during it, without holding up the start.
+        app_[WORKSPACE_TASK] = asyncio.create_task(bolt.npsbot_workspace.workspace())
+
+    async def finish_acknowledged(_: web.Application):
+        # Requests acknowledged by a process that died are applied again (handlers/slack/inbox.py).
+        task = asyncio.create_task(bolt.npsbot_door.inbox.run(), name="slack-inbox")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
     app.router.add_post("/slack/events", slack_events)
     app.cleanup_ctx.append(shared_session)
+    app.on_startup.append(learn_workspace)
+    app.cleanup_ctx.append(finish_acknowledged)
     return notifier

@@ -66,7 +66,24 @@ def escape(text: str | None) -> str:
 
 
 def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Cut to `limit` characters with an ellipsis, never inside an escaped entity (`&gt;`)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&", max(0, len(cut) - 5))
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]  # `&gt` without its `;` would show as text, or worse, as a broken entity
+    return cut + "…"
+
+
+# Slack has no escape for mrkdwn's formatting characters: in text Slack may read as mrkdwn (the
+# notification fallback) names are shown with look-alikes, so `*Mallory*` cannot render bold.
+_MRKDWN_LOOKALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
+
+
+def inert(text: str | None) -> str:
+    """Escaped, and with mrkdwn's formatting characters replaced: safe anywhere Slack parses."""
+    return escape(text).translate(_MRKDWN_LOOKALIKES)
 
 
 def plain(text: str, *, emoji: bool = True) -> dict:
@@ -101,11 +118,16 @@ def button(verb: Verb, number: int, *, primary: bool = False) -> dict:
 
 
 # -- alerts ---------------------------------------------------------------------------------
-def claimant(a: AlertView) -> str:
-    """Who has it, as mrkdwn: a Slack mention for a Slack user id, else the escaped name."""
+def claimant_mention(a: AlertView) -> str | None:
+    """A Slack mention when the claimant is a Slack user id (Slack renders their current name)."""
     if a.claimant_platform == "slack" and a.claimant_user_id and _SLACK_USER.match(a.claimant_user_id):
         return f"<@{a.claimant_user_id}>"
-    return escape(a.claimant_name or a.claimant_user_id or "someone")
+    return None
+
+
+def claimant(a: AlertView) -> str:
+    """Who has it, as mrkdwn: a Slack mention for a Slack user id, else the name made inert."""
+    return claimant_mention(a) or inert(a.claimant_name or a.claimant_user_id or "someone")
 
 
 def state_mrkdwn(a: AlertView) -> str:
@@ -186,6 +208,13 @@ def alert_blocks(a: AlertView, *, with_actions: bool = True) -> list[dict]:
         section(plain(comment, emoji=False)),
     ]
     state = [mrkdwn(state_mrkdwn(a))]
+    if a.status == "claimed" and claimant_mention(a) is None:
+        # A name typed by people (Teams, `assign @name`) goes in plain_text: literal, never mrkdwn.
+        overdue = " · :alarm_clock: *overdue*" if a.overdue else ""
+        state = [mrkdwn(":raising_hand: *Claimed* by"), plain(a.claimant_name or a.claimant_user_id or "someone",
+                                                               emoji=False)]
+        if overdue:
+            state.append(mrkdwn(overdue.removeprefix(" ")))
     if a.response_count > 1:
         state.append(mrkdwn(f"{a.response_count} answers in this follow-up"))
     if owner_mention(a):
@@ -203,7 +232,7 @@ def alert_blocks(a: AlertView, *, with_actions: bool = True) -> list[dict]:
 def alert_fallback(a: AlertView) -> str:
     """Notification text: no comment (it may be long or private), no mrkdwn from customers."""
     who = a.customer.label if a.customer else "Unknown customer"
-    return clip(f"{escape(headline(a))} · {escape(who)} · {escape(status_line(a))}", FALLBACK_MAX)
+    return clip(f"{escape(headline(a))} · {inert(who)} · {inert(status_line(a))}", FALLBACK_MAX)
 
 
 def alert_message(a: AlertView) -> dict:

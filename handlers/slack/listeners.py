@@ -27,6 +27,7 @@ from bot.commands import Command, Verb, parse_command, reaction_command
 from bot.errors import CommandError
 from bot.views import HelpView, Notice
 from handlers.slack import blocks, theme_blocks
+from handlers.slack.inbox import SlackInbox
 from storage.db import session_scope
 from storage.models import Outcome, SeenEvent
 
@@ -43,6 +44,13 @@ BURST_WAIT = 1.0
 SEEN_EVENT_TTL = timedelta(days=2)  # Slack retries for at most 24 h (with delayed events on)
 _PLAIN_MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
 _SORRY = Notice("Sorry, something went wrong on our side; it has been logged. Please try again.", ok=False)
+
+
+def api_error_code(exc: SlackApiError) -> str:
+    """The `error` of a failed Web API call, whatever the body was (a proxy's HTML page, say)."""
+    data = getattr(exc.response, "data", None)
+    code = data.get("error") if isinstance(data, dict) else None
+    return str(code or f"HTTP {getattr(exc.response, 'status_code', '?')}")
 
 
 def refused(reply: Any) -> str | None:
@@ -115,7 +123,7 @@ class SlackDoor:
                 self._names.clear()
             self._names[user_id] = name
         except SlackApiError as exc:
-            log.warning("slack.users_info_failed", extra={"error": exc.response.get("error")})
+            log.warning("slack.users_info_failed", extra={"error": api_error_code(exc)})
         except Exception as exc:  # noqa: BLE001 - a name is nice to have; the id still works
             log.warning("slack.users_info_failed", extra={"error": type(exc).__name__})
         return name
@@ -167,7 +175,9 @@ class SlackDoor:
             else:
                 await client.chat_postMessage(channel=user_id, **message)
         except SlackApiError as exc:
-            log.warning("slack.tell_failed", extra={"error": exc.response.get("error")})
+            log.warning("slack.tell_failed", extra={"error": api_error_code(exc)})
+        except Exception as exc:  # noqa: BLE001 - the reply is a courtesy; the action already happened
+            log.warning("slack.tell_failed", extra={"error": type(exc).__name__})
 
     async def with_assignee_name(self, client: AsyncWebClient, command: Command) -> Command:
         """`assign 12 <@U123>` (newer clients drop the `|name`): look the name up for the alert."""
@@ -334,7 +344,7 @@ class SlackDoor:
             await self.publish_home(client, user_id)
 
     # -- events -------------------------------------------------------------------------------
-    async def on_reaction(self, body: dict, event: dict, client: AsyncWebClient) -> None:
+    async def on_reaction(self, body: dict, event: dict, client: AsyncWebClient, replay: bool = False) -> None:
         item = event.get("item") or {}
         if item.get("type") != "message" or reaction_command(event.get("reaction") or "", 1) is None:
             return
@@ -344,11 +354,12 @@ class SlackDoor:
         number = await asyncio.to_thread(self.dispatcher.followup_for_message, "slack", channel, ts)
         if number is None:
             return  # a reaction on some other message
-        if not await asyncio.to_thread(self.first_delivery, body.get("event_id")):
+        # The name first: once the event id is recorded, nothing may stand between it and the action.
+        actor = Actor("slack", user_id, await self.name_of(client, user_id))
+        if not replay and not await asyncio.to_thread(self.first_delivery, body.get("event_id")):
             log.info("slack.event_retry_ignored", extra={"followup": number})
             return
         command = reaction_command(event["reaction"], number)
-        actor = Actor("slack", user_id, await self.name_of(client, user_id))
         reply = await self.run(command, actor, Place("slack", channel))
         why = refused(reply)
         if why:
@@ -362,6 +373,54 @@ class SlackDoor:
         await self.publish_home(client, event["user"])
 
 
+    # -- durability (handlers/slack/inbox.py): every recorded request is marked done at the end ---
+    async def durable_command(self, ack, body: dict, respond, client: AsyncWebClient, context) -> None:
+        try:
+            await self.on_command(ack, body, respond, client)
+        finally:
+            await self.inbox.finish(context)
+
+    async def durable_button(self, ack, body: dict, action: dict, respond, client: AsyncWebClient, context) -> None:
+        try:
+            await self.on_button(ack, body, action, respond, client)
+        finally:
+            await self.inbox.finish(context)
+
+    async def durable_submit(self, ack, body: dict, view: dict, client: AsyncWebClient, context) -> None:
+        try:
+            await self.on_submit(ack, body, view, client)
+        finally:
+            await self.inbox.finish(context)
+
+    async def durable_reaction(self, body: dict, event: dict, client: AsyncWebClient, context) -> None:
+        try:
+            await self.on_reaction(body, event, client, replay=bool((context or {}).get("replay")))
+        finally:
+            await self.inbox.finish(context)
+
+    async def replay(self, body: dict, context: dict, client: AsyncWebClient) -> None:
+        """Apply a request acknowledged by a process that died, through the same listener."""
+        async def ack(*_: Any, **__: Any) -> None:
+            return None  # acknowledged long ago
+
+        async def respond(**payload: Any) -> None:
+            url, session = body.get("response_url"), self.session()
+            if url and session is not None and not session.closed:
+                async with session.post(url, json=payload) as resp:
+                    await resp.read()
+
+        if body.get("command"):
+            await self.durable_command(ack, body, respond, client, context)
+        elif body.get("type") == "block_actions":
+            await self.durable_button(ack, body, body["actions"][0], respond, client, context)
+        elif body.get("type") == "view_submission":
+            await self.durable_submit(ack, body, body.get("view") or {}, client, context)
+        elif body.get("type") == "event_callback":
+            await self.durable_reaction(body, body.get("event") or {}, client, context)
+        else:
+            await self.inbox.finish(context)
+
+
 def register(app: AsyncApp, services, session: Callable[[], aiohttp.ClientSession | None] = lambda: None
              ) -> SlackDoor:
     """Attach every listener to a Bolt app (HTTP and Socket Mode share them)."""
@@ -372,13 +431,16 @@ def register(app: AsyncApp, services, session: Callable[[], aiohttp.ClientSessio
         return await next()
 
     app.use(note_arrival)
+    # Written down before the ack (handlers/slack/inbox.py), so a crash after it loses nothing.
+    door.inbox = SlackInbox(door, app.client, poll_seconds=min(5.0, services.rt.settings.inbox_lease_seconds / 2))
+    app.use(door.inbox.middleware)
     # Any slash command routed here is ours, so a workspace may rename /nps (e.g. /nps-staging).
-    app.command(re.compile(r"^/"))(door.on_command)
-    app.action(re.compile(r"^nps_(claim|reopen|note|close|email)$"))(door.on_button)
+    app.command(re.compile(r"^/"))(door.durable_command)
+    app.action(re.compile(r"^nps_(claim|reopen|note|close|email)$"))(door.durable_button)
     app.action(blocks.SNOOZE_ACTION)(door.on_snooze)
     app.view_submission(re.compile(rf"^({blocks.NOTE_CALLBACK}|{blocks.CLOSE_CALLBACK}|{blocks.EMAIL_CALLBACK})$"))(
-        door.on_submit)
-    app.event("reaction_added")(door.on_reaction)
+        door.durable_submit)
+    app.event("reaction_added")(door.durable_reaction)
     app.event("app_home_opened")(door.on_home_opened)
     theme_blocks.register(app, door)
     return door

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import Clock
 from bot.delivery import DeliveryError
 from bot.owners import OwnerDirectory
+from bot.retry_after import MIN_WAIT, parse_retry_after
 from bot.textview import reply_text
 from bot.views import AlertView
 from handlers.slack.blocks import FALLBACK_MAX, alert_message, clip, escape, thread_text
@@ -54,11 +55,8 @@ def _header(headers: Any, name: str) -> str | None:
 
 
 def _retry_after(headers: Any) -> float:
-    raw = _header(headers, "Retry-After")
-    try:
-        return max(float(raw), 0.0) if raw is not None else 1.0
-    except ValueError:
-        return 1.0
+    # Slack's 429 always means "wait": without a usable header, wait the minimum.
+    return parse_retry_after(_header(headers, "Retry-After")) or MIN_WAIT
 
 
 def delivery_error(method: str, exc: SlackApiError) -> DeliveryError:

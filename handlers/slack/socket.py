@@ -37,7 +37,8 @@ async def run_socket(services, *, stop: asyncio.Event | None = None, run_workers
     services.worker.notifiers.setdefault("slack", SlackNotifier(bolt.client, settings.slack_post_interval))
     handler = AsyncSocketModeHandler(bolt, app_token=settings.slack_app_token.get_secret_value(),
                                      web_client=bolt.client)
-    background: list[asyncio.Task] = []
+    # Acknowledged commands left by a process that died are applied here too (handlers/slack/inbox.py).
+    background: list[asyncio.Task] = [asyncio.create_task(bolt.npsbot_door.inbox.run(), name="slack-inbox")]
     scheduler = None
     try:
         if run_workers:
@@ -51,8 +52,9 @@ async def run_socket(services, *, stop: asyncio.Event | None = None, run_workers
     finally:
         if scheduler is not None:
             await scheduler.stop()
-        if background:
+        if run_workers:
             await services.worker.stop()
+        if background:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)

@@ -63,6 +63,7 @@ def mount(app: web.Application, services: Services) -> Notifier:
     from handlers.teams.bot import NpsTeamsBot
     from handlers.teams.conversations import ConversationStore
     from handlers.teams.credentials import CachedCredentialFactory
+    from handlers.teams.local_mode import refusal
     from handlers.teams.notifier import TeamsNotifier
 
     settings = services.rt.settings
@@ -81,6 +82,8 @@ def mount(app: web.Application, services: Services) -> Notifier:
                 log.warning("teams.error_reply_failed")
 
     adapter.on_turn_error = on_error
+    # No app id: nothing authenticates activities, so only this machine may send them (local_mode.py).
+    local_guard = not config.APP_ID and not settings.teams_allow_remote
 
     async def messages(request: web.Request) -> web.StreamResponse:
         if "application/json" not in request.headers.get("Content-Type", ""):
@@ -91,6 +94,10 @@ def mount(app: web.Application, services: Services) -> Notifier:
             body = None
         if not isinstance(body, dict):
             return web.json_response({"error": "body is not a JSON activity"}, status=400)
+        if local_guard:
+            why = refusal(request.remote, body)
+            if why:
+                return web.json_response({"error": why}, status=403)
         try:
             response = await adapter.process(request, bot)
         except (web.HTTPException, PermissionError):
@@ -101,7 +108,28 @@ def mount(app: web.Application, services: Services) -> Notifier:
         return response or web.Response(status=201)
 
     app.router.add_post("/api/messages", messages)
+    if not config.APP_ID:
+        log.warning("teams.unauthenticated_local_mode", extra={
+            "loopback_only": local_guard,
+            "hint": "set MICROSOFT_APP_ID (and its password) for any use beyond the Bot Framework Emulator"})
     mode = "authenticated" if config.APP_ID else "unauthenticated local mode (no MICROSOFT_APP_ID)"
     log.info("teams.mounted", extra={"mode": mode, "app_type": config.APP_TYPE})
-    return TeamsNotifier(adapter, services.rt, store, config.APP_ID)
+    notifier = TeamsNotifier(adapter, services.rt, store, config.APP_ID)
+    _register_roster(app, services, notifier)
+    return notifier
+
+
+def _register_roster(app: web.Application, services: Services, notifier) -> None:
+    """Let the visibility rule ask Teams who is in a channel (on this server's event loop)."""
+    import asyncio
+
+    from handlers.teams.membership import members_lookup
+
+    loop: dict = {}
+
+    async def remember_loop(_: web.Application) -> None:
+        loop["running"] = asyncio.get_running_loop()
+
+    app.on_startup.append(remember_loop)
+    services.dispatcher.visibility.register("teams", members_lookup(notifier, lambda: loop.get("running")))
 

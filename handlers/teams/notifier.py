@@ -35,7 +35,9 @@ from msrest.exceptions import HttpOperationError
 
 from bot.delivery import DeliveryError
 from bot.owners import OwnerDirectory
+from bot.retry_after import parse_retry_after
 from bot.runtime import Runtime
+from bot.textview import safe
 from bot.views import AlertView
 from handlers.teams.cards import CARD_CONTENT_TYPE, alert_card, alert_summary
 from handlers.teams.conversations import ConversationStore, base_conversation_id, user_key
@@ -84,11 +86,8 @@ class Pacer:
 
 
 def _retry_after(headers: Any) -> float | None:
-    raw = headers.get("Retry-After") if headers is not None else None
-    try:
-        return max(0.0, float(raw)) if raw is not None else None
-    except (TypeError, ValueError):
-        return None  # an HTTP date: fall back to the worker's exponential backoff
+    # None (absent, an HTTP date or garbage): the worker's exponential backoff applies.
+    return parse_retry_after(headers.get("Retry-After") if headers is not None else None)
 
 
 def delivery_error(exc: HttpOperationError) -> DeliveryError:
@@ -154,7 +153,7 @@ class TeamsNotifier:
             conv, message_ref, self._address(activity, ref)))
 
     async def post_thread(self, channel_id: str, message_ref: str, text: str) -> None:
-        activity = Activity(type=ActivityTypes.message, text=text, text_format="plain")
+        activity = Activity(type=ActivityTypes.message, text=safe(text), text_format="plain")
 
         def send(client, conv: str, ref: ConversationReference):
             if (ref.conversation.conversation_type or "") == "channel":
@@ -171,7 +170,7 @@ class TeamsNotifier:
         A person with no 1:1 chat stored yet, but seen in a team or group chat, gets one created
         (POST /v3/conversations); Teams allows that when the app is available to them.
         """
-        activity = Activity(type=ActivityTypes.message, text=text, text_format="plain")
+        activity = Activity(type=ActivityTypes.message, text=safe(text), text_format="plain")
         if await asyncio.to_thread(self.store.find, channel_id) is None:
             member = await asyncio.to_thread(self.store.find_member, channel_id)
             if member is not None:

@@ -51,6 +51,8 @@ def browser():
 
 async def test_a_customer_answers_the_resurvey_and_comments_in_a_browser(loop, smtp, clock, browser):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     await open_followup(loop)
     loop.say("close 1 resolved")
@@ -62,11 +64,14 @@ async def test_a_customer_answers_the_resurvey_and_comments_in_a_browser(loop, s
 
     def answer_in_browser() -> tuple[str, str]:
         browser.get(url)
-        first = browser.find_element(By.TAG_NAME, "main").text
+        page = browser.find_element(By.TAG_NAME, "main")
+        first = page.text
         box = browser.find_element(By.ID, "comment")  # the label points at it: accessible
         assert browser.find_element(By.CSS_SELECTOR, "label[for=comment]").text.startswith("Anything")
         box.send_keys("Much better since the fix <b>thanks</b>")
         browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        # The answer is a new page: wait for it (a loaded machine can take seconds), then read it.
+        WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
         return first, browser.find_element(By.TAG_NAME, "main").text
 
     first, after = await asyncio.to_thread(answer_in_browser)

@@ -26,6 +26,11 @@ def fixture_json(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
 
 
+def new_trigger_id() -> str:
+    """Slack gives every slash command, click and submission its own trigger_id."""
+    return f"{uuid.uuid4().int % 10**11}.{uuid.uuid4().int % 10**10}.{uuid.uuid4().hex[:32]}"
+
+
 def signed_headers(body: str, *, content_type: str, secret: str = SECRET, timestamp: int | None = None,
                    extra: dict | None = None) -> dict:
     ts = str(int(time.time()) if timestamp is None else timestamp)
@@ -54,7 +59,7 @@ class Slack:
         form = dict(parse_qsl((FIXTURES / "slash_command.txt").read_text()))
         key = uuid.uuid4().hex
         form.update(text=text, user_id=user_id, user_name=user_name, channel_id=channel,
-                    response_url=self.fake.response_url(key))
+                    response_url=self.fake.response_url(key), trigger_id=new_trigger_id())
         resp = await self.post(urlencode(form), "application/x-www-form-urlencoded", **kw)
         return resp, key
 
@@ -69,6 +74,7 @@ class Slack:
         key = uuid.uuid4().hex
         payload["user"].update(id=user_id, username=user_name, name=user_name)
         payload["actions"][0].update(action_id=action_id, value=str(number))
+        payload["trigger_id"] = new_trigger_id()
         if not home:
             payload["channel"]["id"] = channel
             payload["container"].update(channel_id=channel, message_ts=message_ts)
@@ -85,6 +91,7 @@ class Slack:
                    home: bool = False) -> dict:
         payload = copy.deepcopy(fixture_json("view_submission.json"))
         payload["user"].update(id=user_id, username=user_name, name=user_name)
+        payload["trigger_id"] = new_trigger_id()
         view = payload["view"]
         view["callback_id"] = callback_id
         view["private_metadata"] = json.dumps({"n": number, "c": channel, "home": home})

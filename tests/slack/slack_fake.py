@@ -32,8 +32,13 @@ class _Failure:
     methods: frozenset[str] | None
     remaining: int
     status: int
-    body: dict
+    body: dict | str
     headers: dict
+
+
+# The user ids the Slack tests act as: members of every channel unless `members` says otherwise.
+EVERYONE = ("U0CA5", "U0HOME", "U0MARIA", "U0RIA", "U0OTHER", "U0LATE", "U0BOB", "U0ADMIN", "U2147483697",
+            "U123ABC456", "U123", "U999", "U777", "U042", "UA8RXUSPL", "U222222222")
 
 
 class FakeSlack:
@@ -42,6 +47,9 @@ class FakeSlack:
         self.responses: dict[str, list[dict]] = {}
         self.uploads: list[bytes] = []
         self.users: dict[str, dict] = {}
+        # conversations.members: channels not listed here have every user the tests act as.
+        self.members: dict[str, list[str]] = {}
+        self.team_id, self.enterprise_id = "T0CAG", None
         self.failures: list[_Failure] = []
         self.ws_messages: list[dict] = []
         self.ws: web.WebSocketResponse | None = None
@@ -80,11 +88,13 @@ class FakeSlack:
 
     # -- control --------------------------------------------------------------------------------
     def fail_next(self, count: int, *, methods: tuple[str, ...] | None = ("chat.postMessage",),
-                  status: int = 429, retry_after: int | None = None, error: str | None = None) -> None:
+                  status: int = 429, retry_after: int | str | None = None, error: str | None = None,
+                  raw_body: str | None = None) -> None:
         """The next `count` calls of `methods` answer `status` (429 with Retry-After, 5xx, or 200
         with `{"ok": false, "error": error}`)."""
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-        body = {"ok": False, "error": error or ("ratelimited" if status == 429 else "internal_error")}
+        body = raw_body if raw_body is not None else {
+            "ok": False, "error": error or ("ratelimited" if status == 429 else "internal_error")}
         self.failures.append(_Failure(frozenset(methods) if methods else None, count, status, body, headers))
 
     def ok_calls(self, method: str) -> list[dict]:
@@ -136,6 +146,9 @@ class FakeSlack:
         failure = self._failure_for(method)
         if failure is not None:
             self.calls.append(Call(method, params, False, failure.status))
+            if isinstance(failure.body, str):  # e.g. a proxy's HTML error page
+                return web.Response(text=failure.body, status=failure.status, headers=failure.headers,
+                                    content_type="text/html")
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
         body = self._answer(method, params)
         self.calls.append(Call(method, params, body.get("ok", False), 200))
@@ -167,7 +180,11 @@ class FakeSlack:
                     return {"ok": True, "user": user}
             return {"ok": False, "error": "users_not_found"}
         if method == "auth.test":
-            return {"ok": True, "team_id": "T0001", "user_id": "U0BOT", "bot_id": "B0BOT"}
+            return {"ok": True, "team_id": self.team_id, "enterprise_id": self.enterprise_id,
+                    "user_id": "U0BOT", "bot_id": "B0BOT"}
+        if method == "conversations.members":
+            members = self.members.get(p.get("channel", ""), EVERYONE)
+            return {"ok": True, "members": list(members), "response_metadata": {"next_cursor": ""}}
         if method == "files.getUploadURLExternal":
             file_id = f"F{next(self._ts):06d}"
             return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}

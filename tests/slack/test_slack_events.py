@@ -86,7 +86,7 @@ async def test_reactions_on_other_messages_or_other_emoji_do_nothing(slack):
 
 async def test_app_home_opened_publishes_mine_the_queue_and_the_score(slack):
     await slack.alert()
-    await slack.command("claim 1", user_id="U123ABC456", user_name="me")
+    await slack.command("claim 1", user_id="U123ABC456", user_name="me", channel="C0CA5")
     await slack.fake.wait_for(lambda: claims(slack.rt) == 1)
     await slack.ingest({"id": "resp-2", "score": 4, "comment": "Too slow", "customer": {"id": "cus_7"}})
     resp = await slack.event(fixture_json("event_app_home_opened.json"))

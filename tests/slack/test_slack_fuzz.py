@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.slack.conftest import fixture_json
+from tests.strategies import content_encodings, header_values, json_values, nested, nesting
 from tests.strategies import door_settings as hyp
-from tests.strategies import json_values
 
 
 @hyp
@@ -48,4 +48,21 @@ async def test_a_view_submission_with_forged_metadata_is_refused_cleanly(slack):
     payload = slack.submission("followup.note", 1, note="hi")
     payload["view"]["private_metadata"] = "{not json"
     resp = await slack.interactive(payload)
+    assert resp.status < 500
+
+
+@hyp
+@given(timestamp=header_values, signature=header_values, encoding=content_encodings, depth=nesting)
+async def test_any_signature_headers_encoding_or_nesting_is_a_4xx(slack, timestamp, signature, encoding, depth):
+    body = nested(*depth)
+    resp = await slack.http.post("/slack/events", data=body, headers={
+        "Content-Type": "application/json", "Connection": "close", "Content-Encoding": encoding,
+        "X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature})
+    assert 400 <= resp.status < 500
+
+
+@hyp
+@given(depth=nesting)
+async def test_signed_json_nested_deep_is_a_4xx(slack, depth):
+    resp = await slack.post(nested(*depth).decode(), "application/json", extra={"Connection": "close"})
     assert resp.status < 500

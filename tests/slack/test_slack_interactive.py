@@ -53,10 +53,11 @@ async def test_twenty_simultaneous_claim_clicks_have_one_winner_and_the_others_a
 
 async def test_add_note_opens_a_modal_and_the_submission_adds_the_note(slack):
     ts = await slack.alert()
-    resp, _ = await slack.click("nps_note", 1, message_ts=ts)
+    payload, _ = slack.action_payload("nps_note", 1, message_ts=ts)
+    resp = await slack.interactive(payload)
     assert resp.status == 200
     [opened] = await slack.fake.wait_for(lambda: slack.fake.ok_calls("views.open"))
-    assert opened["trigger_id"] == "12466734323.1395872398"
+    assert opened["trigger_id"] == payload["trigger_id"]
     modal = opened["view"]
     assert modal["callback_id"] == "nps_note" and json.loads(modal["private_metadata"])["n"] == 1
 

@@ -78,7 +78,8 @@ def test_what_npsbot_needs_and_nothing_more(manifest):
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert set(manifest["settings"]["event_subscriptions"]["bot_events"]) == {"reaction_added", "app_home_opened"}
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
-        "chat:write", "commands", "reactions:read", "users:read", "users:read.email", "files:write"}
+        "chat:write", "commands", "reactions:read", "users:read", "users:read.email", "files:write",
+        "channels:read", "groups:read"}
     urls = [command["url"], manifest["settings"]["event_subscriptions"]["request_url"],
             manifest["settings"]["interactivity"]["request_url"]]
     assert urls == ["https://YOUR-HOST/slack/events"] * 3

@@ -13,7 +13,7 @@ from storage.models import Event, ThemeExample
 
 
 async def _show(slack, number: int) -> str:
-    resp, key = await slack.command(f"show {number}")
+    resp, key = await slack.command(f"show {number}", channel="C0CA5")
     assert resp.status == 200
     [reply] = await slack.fake.wait_response(key)
     return json.dumps(reply)
@@ -23,7 +23,7 @@ async def test_a_correction_through_slack_changes_show_and_the_digest_and_teache
     await slack.alert(comment="The invoices never match the contract")
     assert "Theme: Price &amp; billing" in await _show(slack, 1)
 
-    resp, key = await slack.command("theme 1 integrations")
+    resp, key = await slack.command("theme 1 integrations", channel="C0CA5")
     assert resp.status == 200
     [reply] = await slack.fake.wait_response(key)
     assert "#1 is filed under Integrations." in reply["text"]
@@ -38,7 +38,7 @@ async def test_a_correction_through_slack_changes_show_and_the_digest_and_teache
     assert event.text == "Price & billing → Integrations" and event.actor_name == "steve"
     assert (example.theme, example.text) == ("Integrations", "The invoices never match the contract")
 
-    resp, key = await slack.command("theme 1 nonsense")
+    resp, key = await slack.command("theme 1 nonsense", channel="C0CA5")
     [refusal] = await slack.fake.wait_response(key)
     assert "There is no theme `nonsense`" in refusal["text"]
 
@@ -46,10 +46,10 @@ async def test_a_correction_through_slack_changes_show_and_the_digest_and_teache
 async def test_close_with_a_cause_and_a_required_cause_is_refused_with_the_reason(slack):
     await slack.alert()
     slack.rt.settings.close_requires_cause = True
-    resp, key = await slack.command("close 1 resolved called them")
+    resp, key = await slack.command("close 1 resolved called them", channel="C0CA5")
     [refusal] = await slack.fake.wait_response(key)
     assert "Closing needs a cause" in refusal["text"]
-    resp, key = await slack.command('close 1 resolved cause="support" called them')
+    resp, key = await slack.command('close 1 resolved cause="support" called them', channel="C0CA5")
     [done] = await slack.fake.wait_response(key)
     assert "#1 closed as resolved (cause: Support)." in done["text"]
     assert "Cause: Support" in await _show(slack, 1)
@@ -99,6 +99,6 @@ async def test_the_digests_add_theme_button_adds_the_proposed_theme(slack):
     assert resp.status == 200
     [reply] = await slack.fake.wait_response(key)
     assert reply["text"] == "Added the theme `Invoices / pdf`; new comments can be filed under it from now on."
-    resp, key = await slack.command("themes")
+    resp, key = await slack.command("themes", channel="C0CA5")
     [listing] = await slack.fake.wait_response(key)
     assert "Invoices / pdf: 0" in listing["text"]

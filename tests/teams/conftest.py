@@ -44,6 +44,7 @@ class FakeConnector:
     calls: list[Call] = field(default_factory=list)
     failures: list[tuple[int, dict]] = field(default_factory=list)
     roster: list[dict] = field(default_factory=list)  # GET …/members (owner mentions); [] = 404
+    rosters: dict[str, list[dict]] = field(default_factory=dict)
     url: str = ""
     _n: int = 0
 
@@ -80,10 +81,14 @@ class FakeConnector:
         return web.json_response(json.loads((FIXTURES / "team_member.json").read_text()))
 
     async def members(self, request: web.Request) -> web.Response:
-        self.calls.append(Call("GET", request.match_info["conv"], None, {}, dict(request.headers)))
-        if not self.roster:
-            return web.json_response({"error": {"code": "NotFound", "message": "no roster"}}, status=404)
-        return web.json_response(self.roster)
+        # Owner mentions (routing tests) set `roster` and count the lookups; the visibility rule's
+        # lookups are not posts and are not recorded. `rosters` narrows one conversation.
+        conv = request.match_info["conv"]
+        if self.roster:
+            self.calls.append(Call("GET", conv, None, {}, dict(request.headers)))
+            return web.json_response(self.roster)
+        members = self.rosters.get(conv, [json.loads((FIXTURES / "team_member.json").read_text())])
+        return web.json_response(members)
 
     def app(self) -> web.Application:
         app = web.Application()

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.actors import Actor, Place
 from bot.clock import as_utc
-from storage.db import read_scope
+from storage.db import read_scope, session_scope
 from storage.models import FollowUp, Outbox, OutboxStatus, PostedMessage, TeamsConversation
 
 from .conftest import CHANNEL, INJECTION, MARIA_AAD, PERSONAL, SAM_AAD, card_of, golden
@@ -198,6 +198,10 @@ async def test_reactions_claim_and_close(teams, rt):
 
 async def test_a_claim_in_slack_updates_the_teams_card(teams, rt):
     alert_id = await alert_posted(teams)
+    # The follow-up is also alerted in Slack channel C1, where Priya claims it.
+    with session_scope(rt.engine) as s:
+        s.add(PostedMessage(followup_id=1, platform="slack", channel_id="C1", message_ref="1.1",
+                            posted_at=rt.clock.now()))
     reply = await __import__("asyncio").to_thread(
         teams.services.dispatcher.handle_text, "claim 1", Actor("slack", "U042", "Priya"), Place("slack", "C1"))
     assert reply.ok

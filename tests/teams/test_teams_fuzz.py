@@ -3,8 +3,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.strategies import content_encodings, header_values, json_values, nested, nesting
 from tests.strategies import door_settings as hyp
-from tests.strategies import json_values
 from tests.teams.conftest import load_activity
 
 
@@ -34,4 +34,13 @@ async def test_any_card_submit_value_is_handled(teams, value):
 async def test_any_activity_shape_never_causes_a_server_error(teams, activity):
     activity.setdefault("serviceUrl", teams.connector.url)
     resp = await teams.client.post("/api/messages", json=activity)
+    assert resp.status < 500
+
+
+@hyp
+@given(auth=header_values, encoding=content_encodings, depth=nesting)
+async def test_any_authorization_encoding_or_nesting_is_a_4xx(teams, auth, encoding, depth):
+    resp = await teams.client.post("/api/messages", data=nested(*depth), headers={
+        "Content-Type": "application/json", "Connection": "close", "Content-Encoding": encoding,
+        "Authorization": auth})
     assert resp.status < 500

@@ -91,6 +91,12 @@ class _HttpError(Exception):
     (504, {"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}, False, None),
     (403, {}, True, None),
     (404, {}, True, None),
+    # Hostile values: clamped to 1 s-15 min, garbage (inf, nan) is absent (exponential backoff).
+    (429, {"Retry-After": "inf"}, False, None),
+    (429, {"Retry-After": "nan"}, False, None),
+    (429, {"Retry-After": "1e12"}, False, 900.0),
+    (429, {"Retry-After": "0"}, False, 1.0),
+    (503, {"Retry-After": "-3"}, False, 1.0),
 ])
 def test_http_errors_map_to_delivery_errors(status, headers, permanent, retry_after):
     error = delivery_error(_HttpError(status, headers))
