@@ -2,6 +2,9 @@
 
 Each row is validated on its own: good rows are stored, bad rows are reported with their line
 number in the file (the header is line 1) and the reason. Re-importing a file stores nothing twice.
+
+The file is streamed: records are parsed one by one, validated, and stored in fixed-size chunks by
+the same set-based step as the webhooks (bot.ingest), so memory does not grow with the file.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ import io
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
-from bot.ingest import MAX_BATCH, IngestResult, ResponseIn, ingest, validate_item
+from bot.ingest import IngestResult, ResponseIn, ingest, validate_item
 from bot.runtime import Runtime
 
 GENERIC_COLUMNS = ("id", "score", "comment", "submitted_at", "source", "customer_id", "customer_name",
@@ -30,12 +33,32 @@ class Rejected:
     reason: str
 
 
+# Rows stored per transaction: big enough that per-statement costs vanish, small enough that
+# memory stays flat and an interrupted import loses little (re-running it finishes the rest).
+CHUNK = 5000
+# Rejected rows listed with their reason; beyond this they are only counted (memory stays flat).
+MAX_LISTED_REJECTS = 10_000
+
+
 @dataclass
 class ImportSummary:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejected] = field(default_factory=list)
     followups_opened: int = 0
+    # Detractors older than the live window: stored and counted, no follow-up (bot/livewindow.py).
+    history: int = 0
+    rejected_unlisted: int = 0
+
+    @property
+    def rejected_count(self) -> int:
+        return len(self.rejected) + self.rejected_unlisted
+
+    def reject(self, line: int, reason: str) -> None:
+        if len(self.rejected) < MAX_LISTED_REJECTS:
+            self.rejected.append(Rejected(line, reason))
+        else:
+            self.rejected_unlisted += 1
 
 
 @dataclass(frozen=True)
@@ -46,9 +69,13 @@ class CsvRecord:
     values: dict[str, str]
 
 
-def read_records(text: str) -> tuple[list[str], Iterator[CsvRecord]]:
-    """The header and the records of a CSV text, each with its first physical line number."""
-    reader = csv.reader(io.StringIO(text))
+def read_records(text: str | IO[str]) -> tuple[list[str], Iterator[CsvRecord]]:
+    """The header and the records of a CSV text (or text stream), each with its first line number."""
+    if isinstance(text, str):
+        text = io.StringIO(text)
+    else:
+        text.seek(0)
+    reader = csv.reader(text)
     try:
         header = [h.strip().lstrip("\ufeff") for h in next(reader)]
     except StopIteration:
@@ -117,16 +144,18 @@ RowMapper = Callable[[dict[str, str]], dict]
 
 def import_records(rt: Runtime, records: Iterable[CsvRecord], *, mapper: RowMapper = generic_row,
                    progress: Callable[[int], None] = lambda n: None) -> ImportSummary:
-    """Validate every record, store the good ones in batches, and report the bad ones."""
+    """Validate every record, store the good ones in chunks, and report the bad ones."""
     summary = ImportSummary()
     batch: list[ResponseIn] = []
+    customers: dict = {}  # customers stored by earlier chunks: unchanged ones cost nothing
 
     def flush() -> None:
         if batch:
-            result: IngestResult = ingest(rt, batch)
+            result: IngestResult = ingest(rt, batch, customer_cache=customers)
             summary.accepted += result.accepted
             summary.duplicates += result.duplicates
             summary.followups_opened += len(result.opened)
+            summary.history += result.history
             progress(len(batch))
             batch.clear()
 
@@ -134,17 +163,17 @@ def import_records(rt: Runtime, records: Iterable[CsvRecord], *, mapper: RowMapp
         try:
             raw = mapper(record.values)
         except ValueError as exc:
-            summary.rejected.append(Rejected(record.line, str(exc)))
+            summary.reject(record.line, str(exc))
             progress(1)
             continue
         item, errors = validate_item(raw)
         if errors:
             reason = "; ".join(f"{FIELD_TO_COLUMN.get(e.field, e.field)} {e.message}" for e in errors)
-            summary.rejected.append(Rejected(record.line, reason))
+            summary.reject(record.line, reason)
             progress(1)
             continue
         batch.append(item)
-        if len(batch) >= MAX_BATCH:
+        if len(batch) >= CHUNK:
             flush()
     flush()
     return summary

@@ -27,7 +27,7 @@ from pydantic import (
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot import outbox
+from bot import livewindow, outbox
 from bot.nps import classify
 from bot.runtime import Runtime
 from storage.db import session_scope, write_connection
@@ -219,23 +219,38 @@ class IngestResult:
     duplicates: int = 0
     opened: list[int] = field(default_factory=list)
     joined: list[int] = field(default_factory=list)
+    # New detractor answers that were history on arrival (bot/livewindow.py): no follow-up.
+    history: int = 0
+
+
+Key = tuple[str, str]  # (source, external id): a response's identity
 
 
 @dataclass
 class _Stored:
-    """What one transaction stored: response ids by key, and follow-ups by response id."""
+    """What one transaction stored: the new responses' keys, and follow-ups by response key."""
 
-    inserted: dict[tuple[str, str], int] = field(default_factory=dict)
-    opened: dict[int, int] = field(default_factory=dict)
-    joined: dict[int, int] = field(default_factory=dict)
-
-
-def ingest(rt: Runtime, items: list[ResponseIn]) -> IngestResult:
-    """Store validated responses; duplicates (same source and id) are counted, not stored again."""
-    return ingest_groups(rt, [items])[0]
+    inserted: set[Key] = field(default_factory=set)
+    opened: dict[Key, int] = field(default_factory=dict)
+    joined: dict[Key, int] = field(default_factory=dict)
+    history: set[Key] = field(default_factory=set)
 
 
-def ingest_groups(rt: Runtime, groups: list[list[ResponseIn]]) -> list[IngestResult]:
+class _Raced(Exception):
+    """Another transaction stored one of our responses between our look-up and our insert."""
+
+
+def ingest(rt: Runtime, items: list[ResponseIn], *, customer_cache: dict | None = None) -> IngestResult:
+    """Store validated responses; duplicates (same source and id) are counted, not stored again.
+
+    `customer_cache` (a bulk import passes one) remembers customers stored by earlier calls, so
+    an unchanged customer costs no query at all.
+    """
+    return ingest_groups(rt, [items], customer_cache=customer_cache)[0]
+
+
+def ingest_groups(rt: Runtime, groups: list[list[ResponseIn]], *,
+                  customer_cache: dict | None = None) -> list[IngestResult]:
     """Store several requests' responses in one transaction, and say what each request got.
 
     Across the groups the first occurrence of a (source, id) is the one stored; every later one
@@ -246,16 +261,22 @@ def ingest_groups(rt: Runtime, groups: list[list[ResponseIn]]) -> list[IngestRes
         for item in items:
             unique.setdefault((item.source, item.id), item)
     for attempt in range(5):
+        learned: dict = {}
         try:
             with write_connection(rt.engine) as conn:
-                stored = _ingest(conn, rt, list(unique.values()))
+                stored = _ingest(conn, rt, list(unique.values()), customer_cache, learned)
             break
-        except (IntegrityError, OperationalError) as exc:
+        except (IntegrityError, OperationalError, _Raced) as exc:
             # A concurrent request stored the same response, customer or follow-up first, or
             # PostgreSQL chose this transaction as a deadlock victim: run again; this time ours
             # are duplicates or join the other's follow-up.
             if attempt == 4 or not _retryable(exc):
                 raise
+    if customer_cache is not None:
+        # Only what was committed: a rolled-back customer id must never be reused.
+        if len(customer_cache) + len(learned) > CUSTOMER_CACHE_SIZE:
+            customer_cache.clear()
+        customer_cache.update(learned)
     if stored.opened or stored.joined:
         rt.wake()
     results, counted = [], set()
@@ -263,22 +284,23 @@ def ingest_groups(rt: Runtime, groups: list[list[ResponseIn]]) -> list[IngestRes
         result = IngestResult()
         for item in items:
             key = (item.source, item.id)
-            rid = stored.inserted.get(key)
-            if rid is None or key in counted:
+            if key not in stored.inserted or key in counted:
                 result.duplicates += 1
                 continue
             counted.add(key)
             result.accepted += 1
-            if rid in stored.opened:
-                result.opened.append(stored.opened[rid])
-            elif rid in stored.joined and stored.joined[rid] not in result.joined:
-                result.joined.append(stored.joined[rid])
+            if key in stored.history:
+                result.history += 1
+            elif key in stored.opened:
+                result.opened.append(stored.opened[key])
+            elif key in stored.joined and stored.joined[key] not in result.joined:
+                result.joined.append(stored.joined[key])
         results.append(result)
     return results
 
 
 def _retryable(exc: Exception) -> bool:
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, IntegrityError | _Raced):
         return True
     # 40P01 deadlock detected, 40001 serialization failure: the transaction can simply rerun.
     return getattr(getattr(exc, "orig", None), "sqlstate", None) in ("40P01", "40001")
@@ -359,6 +381,9 @@ def _statements(dialect: str) -> SimpleNamespace:
         },
     )
     return SimpleNamespace(
+        existing=select(responses.c.external_id).where(
+            responses.c.source == bindparam("source"),
+            responses.c.external_id.in_(bindparam("ids", expanding=True))),
         upsert_customers=upsert,
         find_customers=select(t.id, t.external_id, t.name, t.email, t.segment, t.arr, t.owner).where(
             t.external_id.in_(bindparam("ids", expanding=True))),
@@ -371,24 +396,40 @@ def _statements(dialect: str) -> SimpleNamespace:
 CUSTOMER_FIELDS = ("name", "email", "segment", "arr", "owner")
 
 
+# Customers a bulk import remembers between chunks; past this the memory is simply cleared.
+CUSTOMER_CACHE_SIZE = 200_000
+
+
 def _upsert_customers(conn: Connection, sql: SimpleNamespace, items: list[ResponseIn],
-                      now: datetime) -> dict[str, tuple]:
+                      now: datetime, cache: dict | None = None, learned: dict | None = None) -> dict[str, tuple]:
     """Create unknown customers and update changed ones; return external id -> (id, segment, arr).
 
-    Most answers come from customers we already know, unchanged: one SELECT is then all it costs.
+    Most answers come from customers we already know, unchanged: one SELECT is then all it costs,
+    and nothing when `cache` (a bulk import's memory of customers it stored) already has them.
     """
     latest: dict[str, dict] = {}
     for item in items:
         c = item.customer
         if c is None or c.id is None:
             continue
-        merged = latest.setdefault(c.id, {})
-        for key in CUSTOMER_FIELDS:
-            value = getattr(c, key)
-            if value is not None:
+        merged = latest.get(c.id)
+        if merged is None:
+            merged = latest[c.id] = {}
+        for key, value in c.__dict__.items():
+            if value is not None and key != "id":
                 merged[key] = value
     if not latest:
         return {}
+    out: dict[str, tuple] = {}
+    if cache:
+        for ext in list(latest):
+            hit = cache.get(ext)
+            # Unchanged since this import stored it: nothing to read or write.
+            if hit is not None and all(hit[1].get(k) == v for k, v in latest[ext].items()):
+                out[ext] = hit[0]
+                del latest[ext]
+        if not latest:
+            return out
     known = {row.external_id: row for row in conn.execute(sql.find_customers, {"ids": list(latest)})}
     new_rows, changed = [], []
     for ext, values in latest.items():
@@ -404,15 +445,23 @@ def _upsert_customers(conn: Connection, sql: SimpleNamespace, items: list[Respon
         conn.execute(sql.upsert_customers, sorted(new_rows + changed, key=lambda r: r["external_id"]))
         known.update({row.external_id: row for row in conn.execute(
             sql.find_customers, {"ids": [r["external_id"] for r in new_rows + changed]})})
-    return {ext: (row.id, row.segment, row.arr) for ext, row in known.items()}
+    for ext, row in known.items():
+        out[ext] = (row.id, row.segment, row.arr)
+        if learned is not None:
+            learned[ext] = (out[ext], {k: getattr(row, k) for k in CUSTOMER_FIELDS})
+    return out
 
 
-def _ingest(session: Connection, rt: Runtime, batch: list[ResponseIn]) -> _Stored:
+_CATEGORY = [classify(score).value for score in range(11)]
+
+
+def _ingest(session: Connection, rt: Runtime, batch: list[ResponseIn], customer_cache: dict | None = None,
+            learned: dict | None = None) -> _Stored:
     """Insert responses unique on (source, id) that are new; open or join follow-ups."""
     now = rt.clock.now()
     stored = _Stored()
     sql = _statements(session.dialect.name)
-    customers = _upsert_customers(session, sql, batch, now)
+    customers = _upsert_customers(session, sql, batch, now, customer_cache, learned)
 
     rows = []
     for item in batch:
@@ -420,25 +469,89 @@ def _ingest(session: Connection, rt: Runtime, batch: list[ResponseIn]) -> _Store
         cust = customers.get(own.id) if own and own.id else None
         rows.append({
             "source": item.source, "external_id": item.id, "score": item.score,
-            "category": classify(item.score).value, "comment": item.comment or None,
+            "category": _CATEGORY[item.score], "comment": item.comment or None,
             "submitted_at": item.submitted_at or now, "received_at": now,
             "customer_id": cust[0] if cust else None,
             "segment": own.segment if own and own.segment else (cust[1] if cust else None),
             "arr": own.arr if own and own.arr is not None else (cust[2] if cust else None),
             "tags": item.tags or None,
         })
-    if rows:
-        # Inserted in key order (one lock order, as for customers); follow-ups below still open
-        # in the order the answers came.
-        ordered = sorted(rows, key=lambda r: (r["source"], r["external_id"]))
-        stored.inserted = {(s, e): rid for rid, s, e in session.execute(sql.insert_responses, ordered).all()}
-    detractors = [
-        (stored.inserted[(r["source"], r["external_id"])], r) for r in rows
-        if (r["source"], r["external_id"]) in stored.inserted and r["category"] == Category.DETRACTOR
-    ]
+    rows = _new_only(session, sql, rows)
+    # History (older than the live window on arrival) is stored and counted, nothing more.
+    history_before = livewindow.cutoff(now, rt.settings.live_window_hours)
+    live, plain = [], []
+    for r in rows:
+        key = (r["source"], r["external_id"])
+        stored.inserted.add(key)
+        if r["category"] != Category.DETRACTOR.value:
+            plain.append(r)
+        elif livewindow.is_history(r["submitted_at"], history_before):
+            stored.history.add(key)
+            plain.append(r)
+        else:
+            live.append(r)
+    # Inserted in key order (one lock order, as for customers); follow-ups below still open
+    # in the order the answers came.
+    if plain:
+        _bulk_insert(session, sorted(plain, key=lambda r: (r["source"], r["external_id"])))
+    detractors = []
+    if live:
+        # Only new live detractors need their ids back (few: the rest takes the fast path).
+        ordered = sorted(live, key=lambda r: (r["source"], r["external_id"]))
+        ids = {(s, e): rid for rid, s, e in session.execute(sql.insert_responses, ordered).all()}
+        if len(ids) != len(live):
+            raise _Raced
+        detractors = [(ids[(r["source"], r["external_id"])], r) for r in live]
     if detractors:
         _open_followups(session, detractors, now, stored)
     return stored
+
+
+def _new_only(session: Connection, sql: SimpleNamespace, rows: list[dict]) -> list[dict]:
+    """The rows whose (source, id) is not stored yet: one indexed look-up per source."""
+    by_source: dict[str, list[str]] = {}
+    for r in rows:
+        by_source.setdefault(r["source"], []).append(r["external_id"])
+    existing: set[Key] = set()
+    for source, ids in by_source.items():
+        existing.update((source, e) for e in session.execute(sql.existing, {"source": source, "ids": ids}).scalars())
+    return [r for r in rows if (r["source"], r["external_id"]) not in existing] if existing else rows
+
+
+_RESPONSE_COLUMNS = ("source", "external_id", "score", "category", "comment", "submitted_at", "received_at",
+                     "customer_id", "segment", "arr", "tags")
+
+
+@cache
+def _bulk_statement(dialect) -> tuple[str, list]:
+    """The plain INSERT of response rows in the driver's own SQL, and each column's value converter.
+
+    Response rows are the bulk of an import: sent to the driver's executemany (pipelined by
+    psycopg) with SQLAlchemy's own type conversions, but without its per-row parameter
+    processing, which costs more than the insert itself.
+    """
+    table = Response.__table__
+    if dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(table).values({c: bindparam(c) for c in _RESPONSE_COLUMNS}).on_conflict_do_nothing(
+        index_elements=["source", "external_id"])
+    compiled = statement.compile(dialect=dialect)
+    order = list(compiled.positiontup) if dialect.positional else list(_RESPONSE_COLUMNS)
+    converters = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in order]
+    return str(compiled), list(zip(order, converters, strict=True))
+
+
+def _bulk_insert(session: Connection, rows: list[dict]) -> None:
+    sql, columns = _bulk_statement(session.dialect)
+    if session.dialect.positional:
+        params = [tuple(conv(r[c]) if conv else r[c] for c, conv in columns) for r in rows]
+    else:
+        params = [{c: conv(r[c]) if conv else r[c] for c, conv in columns} for r in rows]
+    result = session.exec_driver_sql(sql, params)
+    if result.rowcount not in (-1, len(rows)):
+        raise _Raced
 
 
 def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now: datetime,
@@ -492,7 +605,7 @@ def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now
     links, events, posts = [], [], []
     for rid, o in opening.items():
         fid = fid_of[rid]
-        stored.opened[rid] = fid
+        stored.opened[(o["_row"]["source"], o["_row"]["external_id"])] = fid
         links.append({"rid": rid, "fid": fid})
         events.append({**system, "followup_id": fid, "action": "opened", "text": _response_line(o["_row"])})
         for sub in outbox.matching_subscriptions(subs, score=o["_row"]["score"], segment=o["_row"]["segment"]):
@@ -505,7 +618,7 @@ def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now
         events.append({**system, "followup_id": fid, "action": "response", "text": _response_line(r)})
         if existing is not None:
             latest[fid] = (rid, r)
-            stored.joined[rid] = fid
+            stored.joined[(r["source"], r["external_id"])] = fid
     session.execute(
         update(Response.__table__).where(Response.__table__.c.id == bindparam("rid"))
         .values(followup_id=bindparam("fid")),
