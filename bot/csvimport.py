@@ -94,13 +94,20 @@ def read_records(text: str | IO[str]) -> tuple[list[str], Iterator[CsvRecord]]:
     return header, records()
 
 
+_NUMBER_NOISE = re.compile(r"[\s,$€£¥]|USD|EUR|GBP", flags=re.IGNORECASE)
+
+
 def parse_number(value: Any) -> Any:
     """48000, "48,000", "$48,000.50", "48000 USD" -> a number; other text is returned as is."""
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int | float):
         return value
-    text = re.sub(r"[\s,$€£¥]|USD|EUR|GBP", "", str(value), flags=re.IGNORECASE)
+    try:
+        return int(value)  # the usual case, decided without the pattern below
+    except ValueError:
+        pass
+    text = _NUMBER_NOISE.sub("", str(value))
     try:
         return int(text)
     except ValueError:
@@ -110,32 +117,35 @@ def parse_number(value: Any) -> Any:
             return value
 
 
+_CUSTOMER_COLUMNS = (("customer_id", "id"), ("customer_name", "name"), ("customer_email", "email"),
+                     ("segment", "segment"), ("owner", "owner"))
+
+
 def generic_row(values: dict[str, str]) -> dict:
     """Turn a row of the generic columns into the generic JSON shape; other columns become tags."""
-    def get(name: str) -> str | None:
-        value = values.get(name)
-        return value.strip() if value and value.strip() else None
-
-    score = get("score")
-    item: dict[str, Any] = {"id": get("id"), "score": parse_number(score) if score else None}
+    # Run once per row of a million-row import: one pass over the cells, then plain look-ups.
+    clean = {}
+    for key, value in values.items():
+        if value:
+            value = value.strip()
+            if value:
+                clean[key] = value
+    item: dict[str, Any] = {}
+    if "id" in clean:
+        item["id"] = clean["id"]
+    if "score" in clean:
+        item["score"] = parse_number(clean["score"])
     for key in ("comment", "submitted_at", "source"):
-        if get(key):
-            item[key] = get(key)
-    customer = {
-        "id": get("customer_id"), "name": get("customer_name"), "email": get("customer_email"),
-        "segment": get("segment"), "owner": get("owner"),
-        "arr": parse_number(get("arr")) if get("arr") else None,
-    }
-    customer = {k: v for k, v in customer.items() if v is not None}
+        if key in clean:
+            item[key] = clean[key]
+    customer = {name: clean[column] for column, name in _CUSTOMER_COLUMNS if column in clean}
+    if "arr" in clean:
+        customer["arr"] = parse_number(clean["arr"])
     if customer:
         item["customer"] = customer
-    tags = {k: v.strip() for k, v in values.items() if k not in GENERIC_COLUMNS and v and v.strip()}
+    tags = {k: v for k, v in clean.items() if k not in GENERIC_COLUMNS}
     if tags:
         item["tags"] = tags
-    if item["id"] is None:
-        del item["id"]
-    if item["score"] is None:
-        del item["score"]
     return item
 
 
