@@ -152,6 +152,9 @@ def import_csv(
             records, mapper = records_for(fmt, csv_file.text)
             logs.configure("WARNING")
             rt = build_runtime(_settings())
+            from storage.db import for_bulk_load
+
+            for_bulk_load(rt.engine)
             summary = _import_with_progress(rt, file, fmt, csv_file, records, mapper)
         except UnicodeDecodeError:
             err.print(f"{file} is not UTF-8 text; export the CSV as UTF-8. Rows before the bad bytes are "

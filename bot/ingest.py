@@ -541,11 +541,22 @@ def _bulk_statement(dialect) -> tuple[str, list[str], list]:
 def _bulk_insert(session: Connection, rows: list[dict]) -> None:
     sql, order, converters = _bulk_statement(session.dialect)
     values = operator.itemgetter(*order)
+    # The same value converts to the same parameter: received_at is one instant per batch, and
+    # tags repeat across an export (region, plan): convert each distinct one once.
+    memo: dict = {}
     params = []
     for r in rows:
         row = list(values(r))
         for i, conv in converters:
-            row[i] = conv(row[i])
+            value = row[i]
+            # Types in the key: 1, 1.0 and True are equal in Python but not in JSON.
+            key = (i, tuple((k, type(v), v) for k, v in value.items()) if isinstance(value, dict) else value)
+            try:
+                row[i] = memo[key]
+            except KeyError:
+                row[i] = memo[key] = conv(value)
+            except TypeError:  # a tag value that cannot be a key (never from CSV)
+                row[i] = conv(value)
         params.append(tuple(row) if session.dialect.positional else dict(zip(order, row, strict=True)))
     result = session.exec_driver_sql(sql, params)
     if result.rowcount not in (-1, len(rows)):

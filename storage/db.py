@@ -56,6 +56,23 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+def for_bulk_load(engine: Engine) -> None:
+    """Tune a process that bulk-loads (`npsbot import`) so its memory stays flat.
+
+    SQLite's memory map (kept for the digest's reads) would count every page of a growing
+    database file in the process's resident memory; a load reads few pages back, so maps none.
+    """
+    if not is_sqlite(engine):
+        return
+    engine.dispose()
+
+    @event.listens_for(engine, "connect")
+    def _no_mmap(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA mmap_size=0")
+        cursor.close()
+
+
 def _disable_pysqlite_autobegin(engine: Engine) -> None:
     # pysqlite's legacy transaction handling issues its own BEGIN; hand that job to the
     # "begin" listener above (SQLAlchemy's documented recipe for SQLite transactions).
