@@ -539,6 +539,9 @@ def _bulk_statement(dialect) -> tuple[str, list[str], list]:
 
 
 def _bulk_insert(session: Connection, rows: list[dict]) -> None:
+    if session.dialect.name == "postgresql":
+        _copy_insert(session, rows)
+        return
     sql, order, converters = _bulk_statement(session.dialect)
     values = operator.itemgetter(*order)
     # The same value converts to the same parameter: received_at is one instant per batch, and
@@ -672,3 +675,29 @@ def _response_line(r: dict) -> str:
     if comment and len(comment) > 200:
         comment = comment[:199] + "…"
     return f"scored {r['score']}" + (f": “{comment}”" if comment else "")
+
+
+_COLUMNS_SQL = ", ".join(_RESPONSE_COLUMNS)
+
+
+def _copy_insert(session: Connection, rows: list[dict]) -> None:
+    """PostgreSQL: COPY the rows into a session-local staging table, then one INSERT … SELECT.
+
+    COPY streams the rows in one round trip without per-row statements (several times faster
+    than pipelined executemany in bench/import.py); ON CONFLICT keeps the insert idempotent.
+    """
+    from psycopg.types.json import Json
+
+    raw = session.connection.dbapi_connection
+    with raw.cursor() as cur:
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS response_load ON COMMIT DELETE ROWS AS "
+                    f"SELECT {_COLUMNS_SQL} FROM response WITH NO DATA")
+        with cur.copy(f"COPY response_load ({_COLUMNS_SQL}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row([Json(r[c]) if c == "tags" and r[c] is not None else r[c] for c in _RESPONSE_COLUMNS])
+        cur.execute(f"INSERT INTO response ({_COLUMNS_SQL}) SELECT {_COLUMNS_SQL} FROM response_load "
+                    f"ORDER BY source, external_id ON CONFLICT (source, external_id) DO NOTHING")
+        inserted = cur.rowcount
+        cur.execute("TRUNCATE response_load")
+    if inserted != len(rows):
+        raise _Raced
