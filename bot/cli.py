@@ -186,13 +186,16 @@ def _import_with_progress(rt, file: Path, fmt: str, csv_file, records, mapper):
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task(f"Importing {file.name} ({fmt})", total=csv_file.size or 1, rows=0, rate=0.0)
 
-        def advance(n: int) -> None:
+        def advance(n: int, position: int | None = None) -> None:
             nonlocal rows
             rows += n
             rate = rows / max(time.monotonic() - started, 1e-6)
-            progress.update(task, completed=csv_file.bytes_read, rows=rows, rate=rate)
+            progress.update(task, completed=csv_file.bytes_read if position is None else position, rows=rows,
+                            rate=rate)
 
-        return import_records(rt, records, mapper=mapper, progress=advance)
+        # Read and validate in a second process while this one stores (bot/importpipe.py).
+        return import_records(rt, records, mapper=mapper, progress=advance, parallel=True,
+                              position=lambda: csv_file.bytes_read)
 
 
 @app.command()

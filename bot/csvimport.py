@@ -153,9 +153,17 @@ def generic_row(values: dict[str, str]) -> dict:
 RowMapper = Callable[[dict[str, str]], dict]
 
 
+Progress = Callable[..., None]  # progress(rows, position=None): rows done; bytes read when known
+
+
 def import_records(rt: Runtime, records: Iterable[CsvRecord], *, mapper: RowMapper = generic_row,
-                   progress: Callable[[int], None] = lambda n: None) -> ImportSummary:
-    """Validate every record, store the good ones in chunks, and report the bad ones."""
+                   progress: Progress = lambda n, position=None: None, parallel: bool = False,
+                   position: Callable[[], int] | None = None) -> ImportSummary:
+    """Validate every record, store the good ones in chunks, and report the bad ones.
+
+    `parallel` (what `npsbot import` asks for) reads and validates in a second process while this
+    one stores (bot/importpipe.py); `position` then tells that process's bytes read for progress.
+    """
     # The cyclic garbage collector would otherwise rescan every long-lived object again and again
     # while millions of short-lived rows pass by (half the time of validation): what exists now is
     # frozen out of its sight, and young garbage is collected once per chunk instead.
@@ -163,45 +171,57 @@ def import_records(rt: Runtime, records: Iterable[CsvRecord], *, mapper: RowMapp
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _import(rt, records, mapper, progress)
+        if parallel:
+            from bot import importpipe
+
+            chunks = importpipe.validated_in_child(records, mapper, position)
+        else:
+            chunks = ((items, rejects, None) for items, rejects in validated_chunks(records, mapper))
+        return _store(rt, chunks, progress)
     finally:
         gc.unfreeze()
         if enabled:
             gc.enable()
 
 
-def _import(rt: Runtime, records: Iterable[CsvRecord], mapper: RowMapper,
-            progress: Callable[[int], None]) -> ImportSummary:
-    summary = ImportSummary()
-    batch: list[ResponseIn] = []
-    customers: dict = {}  # customers stored by earlier chunks: unchanged ones cost nothing
+Rejects = list[tuple[int, str]]
 
-    def flush() -> None:
-        if batch:
-            result: IngestResult = ingest(rt, batch, customer_cache=customers)
-            summary.accepted += result.accepted
-            summary.duplicates += result.duplicates
-            summary.followups_opened += len(result.opened)
-            summary.history += result.history
-            progress(len(batch))
-            batch.clear()
-            gc.collect(1)
 
+def validated_chunks(records: Iterable[CsvRecord], mapper: RowMapper) -> Iterator[tuple[list, Rejects]]:
+    """Chunks of CHUNK records: the valid ones as ResponseIn, the others as (line, reason)."""
+    items: list[ResponseIn] = []
+    rejects: Rejects = []
     for record in records:
         try:
             raw = mapper(record.values)
         except ValueError as exc:
-            summary.reject(record.line, str(exc))
-            progress(1)
-            continue
-        item, errors = validate_item(raw)
-        if errors:
-            reason = "; ".join(f"{FIELD_TO_COLUMN.get(e.field, e.field)} {e.message}" for e in errors)
-            summary.reject(record.line, reason)
-            progress(1)
-            continue
-        batch.append(item)
-        if len(batch) >= CHUNK:
-            flush()
-    flush()
+            rejects.append((record.line, str(exc)))
+        else:
+            item, errors = validate_item(raw)
+            if errors:
+                rejects.append((record.line, "; ".join(
+                    f"{FIELD_TO_COLUMN.get(e.field, e.field)} {e.message}" for e in errors)))
+            else:
+                items.append(item)
+        if len(items) + len(rejects) >= CHUNK:
+            yield items, rejects
+            items, rejects = [], []
+    if items or rejects:
+        yield items, rejects
+
+
+def _store(rt: Runtime, chunks: Iterable[tuple[list, Rejects, int | None]], progress: Progress) -> ImportSummary:
+    summary = ImportSummary()
+    customers: dict = {}  # customers stored by earlier chunks: unchanged ones cost nothing
+    for items, rejects, at in chunks:
+        for line, reason in rejects:
+            summary.reject(line, reason)
+        if items:
+            result: IngestResult = ingest(rt, items, customer_cache=customers)
+            summary.accepted += result.accepted
+            summary.duplicates += result.duplicates
+            summary.followups_opened += len(result.opened)
+            summary.history += result.history
+        progress(len(items) + len(rejects), at)
+        gc.collect(1)
     return summary

@@ -102,3 +102,11 @@ async def test_a_survey_tool_replaying_its_backlog_opens_nothing(http, services,
     resp = await http.post("/webhooks/delighted", data=body, headers={"X-Delighted-Webhook-Signature": sig})
     assert resp.status == 202
     assert (count(rt, Response), count(rt, FollowUp), count(rt, Outbox)) == (1, 0, 0)
+
+
+def test_a_file_that_is_not_utf8_is_refused_by_name(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("id,score,comment\nr1,9,très bien\n".encode("latin-1"))
+    result = cli(tmp_path, "import", str(path))
+    assert result.returncode == 2
+    assert "is not UTF-8 text; export the CSV as UTF-8" in result.stderr
