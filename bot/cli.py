@@ -193,8 +193,10 @@ def _import_with_progress(rt, file: Path, fmt: str, csv_file, records, mapper):
             progress.update(task, completed=csv_file.bytes_read if position is None else position, rows=rows,
                             rate=rate)
 
-        # Read and validate in a second process while this one stores (bot/importpipe.py).
-        return import_records(rt, records, mapper=mapper, progress=advance, parallel=True,
+        # Read and validate in a second process while this one stores, when a core is free for it.
+        from bot.importpipe import worth_it
+
+        return import_records(rt, records, mapper=mapper, progress=advance, parallel=worth_it(),
                               position=lambda: csv_file.bytes_read)
 
 

@@ -11,12 +11,20 @@ rebuilds lightweight items with the same attributes and stores them through bot.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Iterator
 from types import SimpleNamespace
 
 from bot.csvimport import CsvRecord, Rejects, RowMapper, validated_chunks
 
 _CUSTOMER = ("id", "name", "email", "segment", "arr", "owner")
+
+
+def worth_it() -> bool:
+    """A second process pays only when a core is free for it; on a busy machine it costs more
+    (pickling the rows across) than it saves."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores >= 2 and os.getloadavg()[0] <= cores - 1
 
 
 def _pack(item) -> tuple:

@@ -534,8 +534,28 @@ def _bulk_statement(dialect) -> tuple[str, list[str], list]:
         index_elements=["source", "external_id"])
     compiled = statement.compile(dialect=dialect)
     order = list(compiled.positiontup) if dialect.positional else list(_RESPONSE_COLUMNS)
-    converters = [(i, table.c[c].type.dialect_impl(dialect).bind_processor(dialect)) for i, c in enumerate(order)]
+    converters = [(i, _fast(table.c[c].type.dialect_impl(dialect).bind_processor(dialect)))
+                  for i, c in enumerate(order)]
     return str(compiled), order, [(i, conv) for i, conv in converters if conv is not None]
+
+
+def _fast(conv):
+    """SQLite's date-time converter formats in Python; isoformat does the same in C when it agrees."""
+    if conv is None:
+        return None
+    sample = datetime(2026, 11, 20, 9, 5, 7, 123, tzinfo=UTC)
+    try:
+        same = conv(sample) == sample.isoformat(" ", "microseconds")[:26] and conv(sample.replace(microsecond=0)) \
+            == sample.replace(microsecond=0).isoformat(" ", "microseconds")[:26]
+    except (TypeError, ValueError, AttributeError):
+        return conv
+    if not same:
+        return conv
+
+    def to_text(value):
+        return value.isoformat(" ", "microseconds")[:26] if value is not None else None
+
+    return to_text
 
 
 def _bulk_insert(session: Connection, rows: list[dict]) -> None:
