@@ -213,7 +213,7 @@ def validated_chunks(records: Iterable[CsvRecord], mapper: RowMapper) -> Iterato
 def _store(rt: Runtime, chunks: Iterable[tuple[list, Rejects, int | None]], progress: Progress) -> ImportSummary:
     summary = ImportSummary()
     customers: dict = {}  # customers stored by earlier chunks: unchanged ones cost nothing
-    for items, rejects, at in chunks:
+    for n, (items, rejects, at) in enumerate(chunks):
         for line, reason in rejects:
             summary.reject(line, reason)
         if items:
@@ -223,5 +223,6 @@ def _store(rt: Runtime, chunks: Iterable[tuple[list, Rejects, int | None]], prog
             summary.followups_opened += len(result.opened)
             summary.history += result.history
         progress(len(items) + len(rejects), at)
-        gc.collect(1)
+        if n % 10 == 9:
+            gc.collect(1)
     return summary

@@ -49,6 +49,7 @@ def _id_text(value: Any) -> Any:
 # pattern is checked by pydantic's core, at no Python cost per field (imports run it millions of times).
 NO_NUL = r"^[^\x00]*$"
 IdText = Annotated[str, BeforeValidator(_id_text), Field(min_length=1, max_length=200, pattern=NO_NUL)]
+NulFree = Annotated[str, Field(pattern=NO_NUL)]
 
 
 def _no_nul(value: Any) -> Any:
@@ -79,17 +80,12 @@ class ResponseIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    @field_validator("tags")
-    @classmethod
-    def _storable(cls, value: Any) -> Any:
-        return _no_nul(value)
-
     id: IdText
     score: StrictInt
     comment: str | None = Field(None, max_length=MAX_COMMENT, pattern=NO_NUL)
     submitted_at: datetime | None = None
     customer: CustomerIn | None = None
-    tags: dict[str, str | int | float | bool | None] | None = None
+    tags: dict[NulFree, NulFree | int | float | bool | None] | None = None
     source: str = Field("api", min_length=1, max_length=100, pattern=NO_NUL)
 
     @field_validator("score")
@@ -168,6 +164,8 @@ def _field_name(loc: tuple) -> str:
     parts = [str(p) for p in loc if not str(p).startswith(("function-", "json-or-python"))]
     # Union members add their type name to the location; the user only wants the field path.
     parts = [p for p in parts if p not in ("str", "int", "float", "bool", "none", "constrained-str")]
+    if "[key]" in parts:  # a bad key is named by its dict (the key itself may be unprintable)
+        parts = parts[:parts.index("[key]") - 1]
     return ".".join(parts) or "body"
 
 
