@@ -3,6 +3,11 @@
 One call stores a whole batch in one transaction: responses (unique on source + id), customers,
 follow-ups for new detractors (joining a customer's open follow-up when there is one), audit
 events and the outbox rows that will post the alerts. Either all of it is written or none.
+
+Detractor answers older than the live window on arrival are history (bot/livewindow.py): stored
+and counted, nothing more. Webhooks and `npsbot import` share this one store step; its bulk
+(every row but new live detractors) goes to the driver directly: executemany on SQLite, COPY on
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -50,17 +55,6 @@ def _id_text(value: Any) -> Any:
 NO_NUL = r"^[^\x00]*$"
 IdText = Annotated[str, BeforeValidator(_id_text), Field(min_length=1, max_length=200, pattern=NO_NUL)]
 NulFree = Annotated[str, Field(pattern=NO_NUL)]
-
-
-def _no_nul(value: Any) -> Any:
-    # PostgreSQL cannot store NUL in text: refuse it here with a clear 422, not a failed write.
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _no_nul(key)
-            _no_nul(item)
-    return value
 
 
 class CustomerIn(BaseModel):
@@ -389,8 +383,14 @@ def _statements(dialect: str) -> SimpleNamespace:
 CUSTOMER_FIELDS = ("name", "email", "segment", "arr", "owner")
 
 
-# Customers a bulk import remembers between chunks; past this the memory is simply cleared.
-CUSTOMER_CACHE_SIZE = 200_000
+# Customers a bulk import remembers between chunks (about 200 bytes each); past this the memory is
+# simply cleared, so it stays bounded whatever the file.
+CUSTOMER_CACHE_SIZE = 100_000
+
+
+def _fingerprint(values: dict) -> int:
+    """What an answer said about its customer, in a few bytes (equal numbers hash alike: 1 == 1.0)."""
+    return hash(tuple(sorted(values.items())))
 
 
 def _upsert_customers(conn: Connection, sql: SimpleNamespace, items: list[ResponseIn],
@@ -417,8 +417,8 @@ def _upsert_customers(conn: Connection, sql: SimpleNamespace, items: list[Respon
     if cache:
         for ext in list(latest):
             hit = cache.get(ext)
-            # Unchanged since this import stored it: nothing to read or write.
-            if hit is not None and all(hit[1].get(k) == v for k, v in latest[ext].items()):
+            # The same as an earlier chunk said, which is stored: nothing to read or write.
+            if hit is not None and hit[1] == _fingerprint(latest[ext]):
                 out[ext] = hit[0]
                 del latest[ext]
         if not latest:
@@ -440,8 +440,8 @@ def _upsert_customers(conn: Connection, sql: SimpleNamespace, items: list[Respon
             sql.find_customers, {"ids": [r["external_id"] for r in new_rows + changed]})})
     for ext, row in known.items():
         out[ext] = (row.id, row.segment, row.arr)
-        if learned is not None:
-            learned[ext] = (out[ext], {k: getattr(row, k) for k in CUSTOMER_FIELDS})
+        if learned is not None and ext in latest:
+            learned[ext] = (out[ext], _fingerprint(latest[ext]))
     return out
 
 

@@ -61,6 +61,8 @@ def for_bulk_load(engine: Engine) -> None:
 
     SQLite's memory map (kept for the digest's reads) would count every page of a growing
     database file in the process's resident memory; a load reads few pages back, so maps none.
+    It does update five indexes at scattered places, though: a 32 MB page cache (instead of 2 MB)
+    keeps their inner pages at hand once the file is larger than the cache.
     """
     if not is_sqlite(engine):
         return
@@ -70,6 +72,7 @@ def for_bulk_load(engine: Engine) -> None:
     def _no_mmap(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA mmap_size=0")
+        cursor.execute("PRAGMA cache_size=-32768")
         cursor.close()
 
 
