@@ -383,9 +383,21 @@ def _statements(dialect: str) -> SimpleNamespace:
 CUSTOMER_FIELDS = ("name", "email", "segment", "arr", "owner")
 
 
-# Customers a bulk import remembers between chunks (about 200 bytes each); past this the memory is
-# simply cleared, so it stays bounded whatever the file.
-CUSTOMER_CACHE_SIZE = 100_000
+def _padded(ids: list[str], step: int = 512) -> list[str]:
+    """An IN list padded (with a repeat) to a multiple of `step` items.
+
+    Every length is its own SQL text, and drivers keep prepared statements per text (sqlite3
+    keeps 128; one with thousands of parameters holds about half a megabyte): a few lengths
+    instead of thousands keep a long import's memory flat.
+    """
+    if not ids or len(ids) % step == 0:
+        return ids
+    return ids + [ids[0]] * (step - len(ids) % step)
+
+
+# Customers a bulk import remembers between chunks (about 300 bytes each); past this the memory is
+# simply cleared, so it stays small (under 10 MB) whatever the file.
+CUSTOMER_CACHE_SIZE = 25_000
 
 
 def _fingerprint(values: dict) -> int:
@@ -418,12 +430,12 @@ def _upsert_customers(conn: Connection, sql: SimpleNamespace, items: list[Respon
         for ext in list(latest):
             hit = cache.get(ext)
             # The same as an earlier chunk said, which is stored: nothing to read or write.
-            if hit is not None and hit[1] == _fingerprint(latest[ext]):
-                out[ext] = hit[0]
+            if hit is not None and hit[3] == _fingerprint(latest[ext]):
+                out[ext] = hit[:3]
                 del latest[ext]
         if not latest:
             return out
-    known = {row.external_id: row for row in conn.execute(sql.find_customers, {"ids": list(latest)})}
+    known = {row.external_id: row for row in conn.execute(sql.find_customers, {"ids": _padded(list(latest))})}
     new_rows, changed = [], []
     for ext, values in latest.items():
         row = known.get(ext)
@@ -437,11 +449,11 @@ def _upsert_customers(conn: Connection, sql: SimpleNamespace, items: list[Respon
         # lock customers in one order and cannot deadlock each other.
         conn.execute(sql.upsert_customers, sorted(new_rows + changed, key=lambda r: r["external_id"]))
         known.update({row.external_id: row for row in conn.execute(
-            sql.find_customers, {"ids": [r["external_id"] for r in new_rows + changed]})})
+            sql.find_customers, {"ids": _padded([r["external_id"] for r in new_rows + changed])})})
     for ext, row in known.items():
         out[ext] = (row.id, row.segment, row.arr)
         if learned is not None and ext in latest:
-            learned[ext] = (out[ext], _fingerprint(latest[ext]))
+            learned[ext] = (*out[ext], _fingerprint(latest[ext]))
     return out
 
 
@@ -507,7 +519,8 @@ def _new_only(session: Connection, sql: SimpleNamespace, rows: list[dict]) -> li
         by_source.setdefault(r["source"], []).append(r["external_id"])
     existing: set[Key] = set()
     for source, ids in by_source.items():
-        existing.update((source, e) for e in session.execute(sql.existing, {"source": source, "ids": ids}).scalars())
+        existing.update((source, e) for e in session.execute(
+            sql.existing, {"source": source, "ids": _padded(ids)}).scalars())
     return [r for r in rows if (r["source"], r["external_id"]) not in existing] if existing else rows
 
 
