@@ -28,6 +28,7 @@ from bot.clock import as_utc
 from bot.mail.outgoing import EMAIL_KIND
 from bot.queries import alert_view
 from bot.runtime import Runtime
+from bot.storms import StormControl, is_member_ref
 from bot.views import AlertView
 from storage.db import read_scope, session_scope
 from storage.models import Outbox, OutboxStatus, PostedMessage
@@ -111,6 +112,7 @@ class DeliveryWorker:
         self._next_post: dict[tuple[str, str], float] = {}
         self._tasks: set[asyncio.Task] = set()
         self._stopping = False
+        self.storms = StormControl(self)  # NPSBOT_ALERT_BURST: folds alert storms into a summary
 
     # -- wiring -----------------------------------------------------------------------------
     def wake(self) -> None:
@@ -260,6 +262,8 @@ class DeliveryWorker:
 
     async def _send(self, notifier: Notifier, job: _Job) -> str | None:
         if job.kind == outbox.ALERT_POST:
+            if await self.storms.fold(notifier, job):
+                return None  # listed in the channel-minute's summary instead (bot/storms.py)
             view = await asyncio.to_thread(self._alert, job.followup_id)
             if view is None:
                 return None
@@ -278,6 +282,7 @@ class DeliveryWorker:
                 view = await asyncio.to_thread(self._alert, job.followup_id)
                 for ref in refs:
                     await notifier.update_alert(job.channel_id, ref, view)
+            await self.storms.refresh(notifier, job)
             return None
         if job.kind == outbox.THREAD_NOTE:
             refs = await asyncio.to_thread(self._refs, job)
@@ -330,12 +335,12 @@ class DeliveryWorker:
 
     def _refs(self, job: _Job) -> list[str]:
         with read_scope(self.rt.engine) as s:
-            return list(s.execute(
+            return [ref for ref in s.execute(
                 select(PostedMessage.message_ref).where(
                     PostedMessage.followup_id == job.followup_id, PostedMessage.platform == job.platform,
                     PostedMessage.channel_id == job.channel_id,
                 ).order_by(PostedMessage.id)
-            ).scalars())
+            ).scalars() if not is_member_ref(ref)]  # a storm summary's line is no message of its own
 
     def _done(self, job: _Job, posted_ref: str | None) -> None:
         now = self.rt.clock.now()
