@@ -36,7 +36,6 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from bot import livewindow, outbox, rotation, theme_service
 from bot.limits import MAX_ARR
 from bot.nps import classify
-from bot.routing import theme_of
 from bot.runtime import Runtime
 from storage.db import session_scope, write_connection
 from storage.models import Category, Customer, Event, FollowUp, Response, Status, Subscription
@@ -649,7 +648,6 @@ def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now
     system = {"at": now, "actor_id": "system:npsbot", "actor_name": "npsbot"}
     links, events, posts = [], [], []
     matched: dict[int, list] = {}
-    themed = any(sub.theme for sub in subs)  # classify comments only when a filter asks for a theme
     for rid, o in opening.items():
         fid = fid_of[rid]
         stored.opened[(o["_row"]["source"], o["_row"]["external_id"])] = fid
@@ -658,7 +656,7 @@ def _open_followups(session: Connection, detractors: list[tuple[int, dict]], now
         r = o["_row"]
         matched[fid] = outbox.matching_subscriptions(subs, score=r["score"], segment=r["segment"], arr=r["arr"],
                                                      tags=r["tags"],
-                                                     theme=theme_of(r["comment"], settings) if themed else None)
+                                                     theme=r.get("theme"))  # the model's, set above
         for sub in matched[fid]:
             posts.append(outbox.row(platform=sub.platform, channel_id=sub.channel_id, kind=outbox.ALERT_POST,
                                     now=now, followup_id=fid))
