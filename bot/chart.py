@@ -67,7 +67,7 @@ def render_trend(points: Sequence[WeekPoint], *, title: str = "Weekly NPS, last 
         return None
     try:
         return _draw(points, title)
-    except Exception:  # noqa: BLE001 - the text digest must stand alone if the chart cannot be drawn
+    except Exception:  # the text digest must stand alone if the chart cannot be drawn
         log.exception("chart.failed")
         return None
 

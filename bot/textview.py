@@ -28,7 +28,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # word joiner and the BOM. Shown as their code, like control characters.
 _INVISIBLE = re.compile("[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 CATEGORY_ICON = {"detractor": "🔴", "passive": "🟡", "promoter": "🟢"}
-STATUS_WORD = {"open": "OPEN", "claimed": "CLAIMED", "closed": "CLOSED"}
 
 
 def safe(text: str | None) -> str:

@@ -97,7 +97,6 @@ class Shell:
         self.console = console
         self.actor = Actor(PLATFORM, user, user)
         self.place = Place(PLATFORM, channel)
-        self._seq = 0
 
     def say(self, text: str, style: str | None = None) -> None:
         # Everything printed may echo what someone typed or a customer wrote: neutralise control
@@ -172,7 +171,6 @@ class Shell:
         if not tokens:
             self.say("Usage: \\respond SCORE [customer=ID] [segment=S] [arr=N] [comment words…]", "yellow")
             return
-        self._seq += 1
         item: dict = {"id": f"shell-{uuid.uuid4().hex[:10]}", "source": "shell",
                       "score": int(tokens[0]) if tokens[0].lstrip("-").isdigit() else tokens[0]}
         customer: dict = {}

@@ -124,7 +124,7 @@ class SlackDoor:
             self._names[user_id] = name
         except SlackApiError as exc:
             log.warning("slack.users_info_failed", extra={"error": api_error_code(exc)})
-        except Exception as exc:  # noqa: BLE001 - a name is nice to have; the id still works
+        except Exception as exc:  # a name is nice to have; the id still works
             log.warning("slack.users_info_failed", extra={"error": type(exc).__name__})
         return name
 
@@ -176,7 +176,7 @@ class SlackDoor:
                 await client.chat_postMessage(channel=user_id, **message)
         except SlackApiError as exc:
             log.warning("slack.tell_failed", extra={"error": api_error_code(exc)})
-        except Exception as exc:  # noqa: BLE001 - the reply is a courtesy; the action already happened
+        except Exception as exc:  # the reply is a courtesy; the action already happened
             log.warning("slack.tell_failed", extra={"error": type(exc).__name__})
 
     async def with_assignee_name(self, client: AsyncWebClient, command: Command) -> Command:

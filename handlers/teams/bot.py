@@ -237,7 +237,7 @@ class NpsTeamsBot(TeamsActivityHandler):
             keys += [user_key(i) if personal else member_key(i) for i in ids]
         try:
             await asyncio.to_thread(self.store.save, keys, reference.serialize())
-        except Exception:  # noqa: BLE001 - a failed save must not lose the user's command
+        except Exception:  # a failed save must not lose the user's command
             log.exception("teams.reference_not_saved")
 
     async def _run(self, command: Command | None, text: str | None, activity: Activity):
@@ -266,7 +266,7 @@ class NpsTeamsBot(TeamsActivityHandler):
         """A mentioned person's Entra object id, so `assign` gives them what `mine` lists."""
         try:
             member = await TeamsInfo.get_member(turn_context, user_id)
-        except Exception:  # noqa: BLE001 - fall back to the Teams id rather than refuse the command
+        except Exception:  # fall back to the Teams id rather than refuse the command
             log.warning("teams.member_lookup_failed")
             return user_id
         return getattr(member, "aad_object_id", None) or user_id
