@@ -12,24 +12,21 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 
 from bot.actors import Actor, Place
 from bot.commands import Command, Verb, parse_command, reaction_command
 from bot.errors import CommandError
+from bot.event_dedup import EventDedup
 from bot.views import HelpView, Notice
 from handlers.slack import blocks, theme_blocks
 from handlers.slack.inbox import SlackInbox
-from storage.db import session_scope
-from storage.models import Outcome, SeenEvent
+from storage.models import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +38,6 @@ WORK_SLOTS = 1
 # A gap this long between Slack requests ends a burst; replies wait at most BURST_WAIT for one.
 BURST_GAP = 0.005
 BURST_WAIT = 1.0
-SEEN_EVENT_TTL = timedelta(days=2)  # Slack retries for at most 24 h (with delayed events on)
 _PLAIN_MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
 _SORRY = Notice("Sorry, something went wrong on our side; it has been logged. Please try again.", ok=False)
 
@@ -73,7 +69,7 @@ class SlackDoor:
         self._names: dict[str, str] = {}
         self._slots = asyncio.Semaphore(WORK_SLOTS)
         self._last_request = 0.0
-        self._pruned_at = None
+        self.first_delivery = EventDedup(self.rt, "slack").first_delivery
 
     # -- helpers ------------------------------------------------------------------------------
     async def work(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -127,23 +123,6 @@ class SlackDoor:
         except Exception as exc:  # a name is nice to have; the id still works
             log.warning("slack.users_info_failed", extra={"error": type(exc).__name__})
         return name
-
-    def first_delivery(self, event_id: str | None) -> bool:
-        """Record an Events API event id; False when it was already acted on (a retry)."""
-        if not event_id:
-            return True
-        now = self.rt.clock.now()
-        try:
-            with session_scope(self.rt.engine) as s:
-                s.add(SeenEvent(event_id=f"slack:{event_id}", platform="slack", seen_at=now))
-        except IntegrityError:
-            return False
-        if self._pruned_at is None or now - self._pruned_at > timedelta(hours=1):
-            self._pruned_at = now
-            with session_scope(self.rt.engine) as s:
-                s.execute(delete(SeenEvent).where(SeenEvent.platform == "slack",
-                                                  SeenEvent.seen_at < now - SEEN_EVENT_TTL))
-        return True
 
     async def answer(self, body: dict, respond, message: dict) -> None:
         """Post an ephemeral reply to the request's response_url.
@@ -210,15 +189,11 @@ class SlackDoor:
         await ack()
         actor = Actor("slack", body["user_id"], body.get("user_name") or body["user_id"])
         place = Place("slack", body.get("channel_id") or body["user_id"])
-        try:
-            if command.verb == Verb.ASSIGN:
-                command = await self.with_assignee_name(client, command)
-            if command.verb == Verb.DUTY_SET:
-                command = await self.with_duty_names(client, command)
-            message = await self.work(self._reply, command, actor, place, slash)
-        except Exception:
-            log.exception("slack.command_failed", extra={"verb": command.verb.value})
-            message = blocks.reply_message(_SORRY, slash)
+        if command.verb == Verb.ASSIGN:
+            command = await self.with_assignee_name(client, command)
+        if command.verb == Verb.DUTY_SET:
+            command = await self.with_duty_names(client, command)
+        message = await self.work(self._reply, command, actor, place, slash)
         await self.answer(body, respond, message)
 
     # -- buttons ------------------------------------------------------------------------------
@@ -251,12 +226,14 @@ class SlackDoor:
             await client.views_open(trigger_id=body["trigger_id"], view=view)
             return
         actor = self.actor_of(body["user"])
-        try:
-            reply = await self.run(Command(verb, number=number), actor, Place("slack", channel or user_id))
-        except Exception:
-            log.exception("slack.button_failed", extra={"verb": verb.value})
-            reply = _SORRY
+        reply = await self.run(Command(verb, number=number), actor, Place("slack", channel or user_id))
         notice = reply if isinstance(reply, Notice) else Notice(refused(reply) or "Done.", ok=False)
+        await self.answer_action(body, respond, client, notice)
+
+    async def answer_action(self, body: dict, respond, client: AsyncWebClient, notice: Notice) -> None:
+        """A button's or menu's answer: in App Home when clicked there, else to the clicking user."""
+        channel, from_home = self._origin(body)
+        user_id = body["user"]["id"]
         if from_home:
             await self.publish_home(client, user_id, notice)
         elif body.get("response_url"):
@@ -321,7 +298,8 @@ class SlackDoor:
             try:
                 reply = task.result()
             except Exception:
-                log.exception("slack.submit_failed", extra={"verb": command.verb.value})
+                # Inside the 3 s the ack itself must carry the answer; later failures reach on_error.
+                log.exception("slack.listener_failed", extra={"kind": "view_submission"})
                 await ack(response_action="errors", errors={error_block: _SORRY.text})
                 return
             why = refused(reply)
@@ -332,12 +310,7 @@ class SlackDoor:
         else:
             # Slow database: close the modal in time, report the result afterwards.
             await ack()
-            try:
-                reply = await task
-            except Exception:
-                log.exception("slack.submit_failed", extra={"verb": command.verb.value})
-                reply = _SORRY
-            why = refused(reply)
+            why = refused(await task)
             if why:
                 await self.tell(client, channel, user_id, Notice(why, ok=False))
         if meta.get("home"):
@@ -373,26 +346,57 @@ class SlackDoor:
         await self.publish_home(client, event["user"])
 
 
+    # -- errors ------------------------------------------------------------------------------
+    async def on_error(self, error: Exception, body: dict, respond, client: AsyncWebClient, context) -> None:
+        """Bolt's one error handler: what a listener lets escape is logged, and whoever asked hears so.
+
+        A middleware failure (the inbox write, before any listener ran) is only logged, as Bolt did.
+        """
+        kind = body.get("command") and "command" or body.get("type") or "unknown"
+        log.error("slack.listener_failed", extra={"kind": kind}, exc_info=error)
+        if not (context or {}).get("listening"):
+            return
+        try:
+            await self._say_sorry(body, respond, client)
+        except Exception as exc:  # the apology is a courtesy; the failure is logged above
+            log.warning("slack.sorry_failed", extra={"error": type(exc).__name__})
+
+    async def _say_sorry(self, body: dict, respond, client: AsyncWebClient) -> None:
+        if body.get("command"):
+            await self.answer(body, respond, blocks.reply_message(_SORRY, body.get("command") or "/nps"))
+        elif body.get("type") == "block_actions" and body.get("user"):
+            await self.answer_action(body, respond, client, _SORRY)
+        elif body.get("type") == "view_submission" and body.get("user"):
+            meta = blocks.parse_meta((body.get("view") or {}).get("private_metadata")) or {}
+            await self.tell(client, meta.get("c"), body["user"]["id"], _SORRY)
+        elif (body.get("event") or {}).get("type") == "reaction_added":
+            event = body["event"]
+            await self.tell(client, (event.get("item") or {}).get("channel"), event.get("user"), _SORRY)
+
     # -- durability (handlers/slack/inbox.py): every recorded request is marked done at the end ---
     async def durable_command(self, ack, body: dict, respond, client: AsyncWebClient, context) -> None:
+        context["listening"] = True
         try:
             await self.on_command(ack, body, respond, client)
         finally:
             await self.inbox.finish(context)
 
     async def durable_button(self, ack, body: dict, action: dict, respond, client: AsyncWebClient, context) -> None:
+        context["listening"] = True
         try:
             await self.on_button(ack, body, action, respond, client)
         finally:
             await self.inbox.finish(context)
 
     async def durable_submit(self, ack, body: dict, view: dict, client: AsyncWebClient, context) -> None:
+        context["listening"] = True
         try:
             await self.on_submit(ack, body, view, client)
         finally:
             await self.inbox.finish(context)
 
     async def durable_reaction(self, body: dict, event: dict, client: AsyncWebClient, context) -> None:
+        context["listening"] = True
         try:
             await self.on_reaction(body, event, client, replay=bool((context or {}).get("replay")))
         finally:
@@ -409,6 +413,12 @@ class SlackDoor:
                 async with session.post(url, json=payload) as resp:
                     await resp.read()
 
+        try:
+            await self._replay(ack, body, context, respond, client)
+        except Exception as exc:  # what Bolt's error handler would get on a live request
+            await self.on_error(exc, body, respond, client, context)
+
+    async def _replay(self, ack, body: dict, context: dict, respond, client: AsyncWebClient) -> None:
         if body.get("command"):
             await self.durable_command(ack, body, respond, client, context)
         elif body.get("type") == "block_actions":
@@ -431,6 +441,7 @@ def register(app: AsyncApp, services, session: Callable[[], aiohttp.ClientSessio
         return await next()
 
     app.use(note_arrival)
+    app.error(door.on_error)
     # Written down before the ack (handlers/slack/inbox.py), so a crash after it loses nothing.
     door.inbox = SlackInbox(door, app.client, poll_seconds=min(5.0, services.rt.settings.inbox_lease_seconds / 2))
     app.use(door.inbox.middleware)
