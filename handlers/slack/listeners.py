@@ -348,9 +348,11 @@ class SlackDoor:
 
     # -- errors ------------------------------------------------------------------------------
     async def on_error(self, error: Exception, body: dict, respond, client: AsyncWebClient, context) -> None:
-        """Bolt's one error handler: what a listener lets escape is logged, and whoever asked hears so.
+        """The one error handler (`app.error`, and `_durably` for the recorded requests): what a
+        listener lets escape is logged, and whoever asked hears so.
 
-        A middleware failure (the inbox write, before any listener ran) is only logged, as Bolt did.
+        A middleware failure (the inbox write, before any listener ran) and a failure in a listener
+        that answers no one (App Home, the snooze menu) are only logged, as Bolt did.
         """
         kind = body.get("command") and "command" or body.get("type") or "unknown"
         log.error("slack.listener_failed", extra={"kind": kind}, exc_info=error)
@@ -375,30 +377,30 @@ class SlackDoor:
 
     # -- durability (handlers/slack/inbox.py): every recorded request is marked done at the end ---
     async def durable_command(self, ack, body: dict, respond, client: AsyncWebClient, context) -> None:
-        context["listening"] = True
-        try:
-            await self.on_command(ack, body, respond, client)
-        finally:
-            await self.inbox.finish(context)
+        await self._durably(self.on_command(ack, body, respond, client), body, respond, client, context)
 
     async def durable_button(self, ack, body: dict, action: dict, respond, client: AsyncWebClient, context) -> None:
-        context["listening"] = True
-        try:
-            await self.on_button(ack, body, action, respond, client)
-        finally:
-            await self.inbox.finish(context)
+        await self._durably(self.on_button(ack, body, action, respond, client), body, respond, client, context)
 
     async def durable_submit(self, ack, body: dict, view: dict, client: AsyncWebClient, context) -> None:
-        context["listening"] = True
-        try:
-            await self.on_submit(ack, body, view, client)
-        finally:
-            await self.inbox.finish(context)
+        await self._durably(self.on_submit(ack, body, view, client), body, None, client, context)
 
     async def durable_reaction(self, body: dict, event: dict, client: AsyncWebClient, context) -> None:
+        listener = self.on_reaction(body, event, client, replay=bool((context or {}).get("replay")))
+        await self._durably(listener, body, None, client, context)
+
+    async def _durably(self, listener, body: dict, respond, client: AsyncWebClient, context) -> None:
+        """Run a listener, hand what escapes to `on_error`, and mark the recorded request done.
+
+        Errors go to `on_error` here rather than through Bolt: a listener that fails within Bolt's
+        10 ms ack poll would otherwise turn its already-sent ack into a 404 (Bolt resets the
+        response), and replays after a crash never pass through Bolt at all.
+        """
         context["listening"] = True
         try:
-            await self.on_reaction(body, event, client, replay=bool((context or {}).get("replay")))
+            await listener
+        except Exception as exc:
+            await self.on_error(exc, body, respond, client, context)
         finally:
             await self.inbox.finish(context)
 
@@ -413,12 +415,6 @@ class SlackDoor:
                 async with session.post(url, json=payload) as resp:
                     await resp.read()
 
-        try:
-            await self._replay(ack, body, context, respond, client)
-        except Exception as exc:  # what Bolt's error handler would get on a live request
-            await self.on_error(exc, body, respond, client, context)
-
-    async def _replay(self, ack, body: dict, context: dict, respond, client: AsyncWebClient) -> None:
         if body.get("command"):
             await self.durable_command(ack, body, respond, client, context)
         elif body.get("type") == "block_actions":

@@ -28,7 +28,7 @@ async def test_a_failing_button_is_answered_with_an_apology(slack, monkeypatch):
     resp, key = await slack.click("nps_claim", 1, user_id="U0MARIA", user_name="maria", message_ts=ts)
     assert resp.status == 200
     [reply] = await slack.fake.wait_response(key)
-    assert reply["text"] == SORRY
+    assert reply["text"] == f"⚠ {SORRY}"
 
 
 async def test_a_failing_reaction_is_logged_and_the_reacting_user_told(slack, monkeypatch, caplog):
