@@ -34,7 +34,7 @@ from bot.views import (
     Notice,
     ScoreView,
 )
-from storage.models import Outcome
+from bot.wording import OUTCOME_LABELS, customer_name
 
 # Slack's limits (docs.slack.dev Block Kit reference); we stay a little under them.
 TEXT_MAX = 2900          # section / plain_text text: 3000
@@ -49,13 +49,6 @@ ACTION_IDS = {Verb.CLAIM: "nps_claim", Verb.NOTE: "nps_note", Verb.CLOSE: "nps_c
 NOTE_CALLBACK = "nps_note"
 CLOSE_CALLBACK = "nps_close"
 EMAIL_CALLBACK = "nps_email"
-OUTCOME_LABELS = {
-    Outcome.RESOLVED: "Resolved",
-    Outcome.RECOVERED: "Recovered (customer won back)",
-    Outcome.UNREACHABLE: "Unreachable",
-    Outcome.CHURNED: "Churned",
-    Outcome.NO_ACTION: "No action needed",
-}
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
@@ -159,7 +152,7 @@ def earlier(a: AlertView) -> str:
 
 def alert_fields(a: AlertView) -> list[dict]:
     c = a.customer
-    customer = (c.label if c else "Unknown customer") + (f" · {c.email}" if c and c.email else "")
+    customer = customer_name(c) + (f" · {c.email}" if c and c.email else "")
     fields = [
         f"Customer: {customer}",
         f"Segment: {a.segment or '—'}",
@@ -231,7 +224,7 @@ def alert_blocks(a: AlertView, *, with_actions: bool = True) -> list[dict]:
 
 def alert_fallback(a: AlertView) -> str:
     """Notification text: no comment (it may be long or private), no mrkdwn from customers."""
-    who = a.customer.label if a.customer else "Unknown customer"
+    who = customer_name(a.customer)
     return clip(f"{escape(headline(a))} · {inert(who)} · {inert(status_line(a))}", FALLBACK_MAX)
 
 
@@ -255,7 +248,7 @@ def help_blocks(v: HelpView, command: str = "/nps") -> list[dict]:
 
 
 def item_text(a: AlertView) -> str:
-    who = a.customer.label if a.customer else "Unknown customer"
+    who = customer_name(a.customer)
     line = f"#{a.number} · {a.score}/10 · {who} · {status_line(a)}"
     if a.comment:
         line += f"\n“{clip(a.comment, 150)}”"

@@ -24,6 +24,7 @@ from bot.commands import Command, Verb, parse_command, reaction_command
 from bot.errors import CommandError
 from bot.event_dedup import EventDedup
 from bot.views import HelpView, Notice
+from bot.wording import click_answer, refused
 from handlers.slack import blocks, theme_blocks
 from handlers.slack.inbox import SlackInbox
 from storage.models import Outcome
@@ -47,15 +48,6 @@ def api_error_code(exc: SlackApiError) -> str:
     data = getattr(exc.response, "data", None)
     code = data.get("error") if isinstance(data, dict) else None
     return str(code or f"HTTP {getattr(exc.response, 'status_code', '?')}")
-
-
-def refused(reply: Any) -> str | None:
-    """The sentence of a refusal (domain error or bad command), or None when it went through."""
-    if isinstance(reply, Notice) and not reply.ok:
-        return reply.text
-    if isinstance(reply, HelpView) and reply.error:
-        return reply.error
-    return None
 
 
 class SlackDoor:
@@ -227,7 +219,7 @@ class SlackDoor:
             return
         actor = self.actor_of(body["user"])
         reply = await self.run(Command(verb, number=number), actor, Place("slack", channel or user_id))
-        notice = reply if isinstance(reply, Notice) else Notice(refused(reply) or "Done.", ok=False)
+        notice = reply if isinstance(reply, Notice) else Notice(click_answer(reply), ok=False)
         await self.answer_action(body, respond, client, notice)
 
     async def answer_action(self, body: dict, respond, client: AsyncWebClient, notice: Notice) -> None:
@@ -254,7 +246,7 @@ class SlackDoor:
         channel, _ = self._origin(body)
         user_id = body["user"]["id"]
         reply = await self.run(command, self.actor_of(body["user"]), Place("slack", channel or user_id))
-        notice = reply if isinstance(reply, Notice) else Notice(refused(reply) or "Done.", ok=False)
+        notice = reply if isinstance(reply, Notice) else Notice(click_answer(reply), ok=False)
         if body.get("response_url"):
             await self.answer(body, respond, blocks.reply_message(notice))
         else:

@@ -35,6 +35,7 @@ from bot.commands import Command, Verb, parse_command, reaction_command
 from bot.dispatch import Dispatcher
 from bot.errors import CommandError
 from bot.views import AlertView, HelpView, Notice
+from bot.wording import click_answer
 from handlers.teams import cards, theme_cards
 from handlers.teams.conversations import ConversationStore, base_conversation_id, member_key, user_key
 from handlers.teams.members import MemberNames
@@ -307,7 +308,7 @@ class NpsTeamsBot(TeamsActivityHandler):
         reply = await self._run(command, None, turn_context.activity)
         content = _card_for_clicker(reply)
         if content is None:
-            return InvokeResponse(status=200, body=_MessageInvokeResponse(value=_refusal(reply)))
+            return InvokeResponse(status=200, body=_MessageInvokeResponse(value=click_answer(reply)))
         return InvokeResponse(status=200, body=AdaptiveCardInvokeResponse(
             status_code=200, type=cards.CARD_CONTENT_TYPE, value=content))
 
@@ -353,10 +354,3 @@ def _card_for_clicker(reply) -> dict | None:
         return cards.alert_card(reply.alert)
     return None
 
-
-def _refusal(reply) -> str:
-    if isinstance(reply, Notice):
-        return reply.text
-    if isinstance(reply, HelpView) and reply.error:
-        return reply.error
-    return "Done."
