@@ -79,22 +79,23 @@ def inert(text: str | None) -> str:
     return escape(text).translate(_MRKDWN_LOOKALIKES)
 
 
-def plain(text: str, *, emoji: bool = True) -> dict:
+def plain(text: str, *, emoji: bool = True, limit: int = TEXT_MAX) -> dict:
     """A plain_text object for text that may hold customer words (escaped, clipped, never parsed)."""
-    return {"type": "plain_text", "text": clip(escape(text), TEXT_MAX) or " ", "emoji": emoji}
+    return {"type": "plain_text", "text": clip(escape(text), limit) or " ", "emoji": emoji}
 
 
-def mrkdwn(text: str) -> dict:
+def mrkdwn(text: str, limit: int = TEXT_MAX) -> dict:
     """A mrkdwn object for our own sentences; callers escape anything that is not ours."""
-    return {"type": "mrkdwn", "text": clip(text, TEXT_MAX) or " ", "verbatim": True}
+    return {"type": "mrkdwn", "text": clip(text, limit) or " ", "verbatim": True}
 
 
-def section(text: dict, **extra: Any) -> dict:
-    return {"type": "section", "text": text, **extra}
+def section(text: dict | None = None, **extra: Any) -> dict:
+    """A section with text, or only `fields` (the digest's headline figures)."""
+    return {"type": "section", **({"text": text} if text is not None else {}), **extra}
 
 
 def context(*texts: dict) -> dict:
-    return {"type": "context", "elements": list(texts)}
+    return {"type": "context", "elements": list(texts)[:10]}  # Slack's limit: 10 elements
 
 
 def header(text: str) -> dict:

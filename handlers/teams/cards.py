@@ -72,12 +72,9 @@ def text_block(text: str, **style: Any) -> dict:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
-def run(text: str | None, **style: Any) -> dict:
+def run(text: str | None, *, limit: int = MAX_TEXT, **style: Any) -> dict:
     """A TextRun: shown literally (no Markdown, no mentions), control characters made visible."""
-    value = safe(text)
-    if len(value) > MAX_TEXT:
-        value = value[:MAX_TEXT - 1] + "…"
-    return {"type": "TextRun", "text": value, **style}
+    return {"type": "TextRun", "text": clip(safe(text), limit), **style}
 
 
 def rich(*inlines: dict, **style: Any) -> dict:
