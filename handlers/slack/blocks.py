@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from bot.command_inputs import slack_action_id
 from bot.commands import Verb
 from bot.textview import (
     CATEGORY_ICON,
@@ -44,8 +45,7 @@ FALLBACK_MAX = 3000      # top-level `text`: 4000 recommended
 MESSAGE_BLOCKS = 50
 VIEW_BLOCKS = 100
 
-ACTION_IDS = {Verb.CLAIM: "nps_claim", Verb.NOTE: "nps_note", Verb.CLOSE: "nps_close",
-              Verb.REOPEN: "nps_reopen", Verb.EMAIL: "nps_email"}
+ACTION_IDS = {v: slack_action_id(v) for v in (Verb.CLAIM, Verb.NOTE, Verb.CLOSE, Verb.REOPEN, Verb.EMAIL)}
 NOTE_CALLBACK = "nps_note"
 CLOSE_CALLBACK = "nps_close"
 EMAIL_CALLBACK = "nps_email"

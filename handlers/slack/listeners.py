@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actors import Actor, Place
+from bot.command_inputs import InputError, form_command, verb_of_slack_action
 from bot.commands import Command, Verb, parse_command, reaction_command
 from bot.errors import CommandError
 from bot.event_dedup import EventDedup
@@ -27,7 +28,6 @@ from bot.views import HelpView, Notice
 from bot.wording import click_answer, refused
 from handlers.slack import blocks, theme_blocks
 from handlers.slack.inbox import SlackInbox
-from storage.models import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ class SlackDoor:
 
     async def on_button(self, ack, body: dict, action: dict, respond, client: AsyncWebClient) -> None:
         await ack()
-        verb = {v: k for k, v in blocks.ACTION_IDS.items()}[action["action_id"]]
+        verb = verb_of_slack_action(action["action_id"])
         try:
             number = int(action.get("value") or "")
         except ValueError:
@@ -259,28 +259,17 @@ class SlackDoor:
             await ack(response_action="errors", errors={"note": "This form has expired; open it again."})
             return
         values = (view.get("state") or {}).get("values") or {}
-        note = (((values.get("note") or {}).get("text") or {}).get("value") or "").strip()
-        number = meta["n"]
-        if view.get("callback_id") == blocks.EMAIL_CALLBACK:
-            if not note:
-                await ack(response_action="errors", errors={"note": "The e-mail needs some text."})
-                return
-            command, error_block = Command(Verb.EMAIL, number=number, text=note), "note"
-        elif view.get("callback_id") == blocks.NOTE_CALLBACK:
-            if not note:
-                await ack(response_action="errors", errors={"note": "A note needs some text."})
-                return
-            command, error_block = Command(Verb.NOTE, number=number, text=note), "note"
-        else:
-            raw = ((values.get("outcome") or {}).get("value") or {}).get("selected_option") or {}
-            try:
-                outcome = Outcome(raw.get("value") or "resolved")
-            except ValueError:
-                await ack(response_action="errors", errors={"outcome": "Pick one of the outcomes."})
-                return
-            command = Command(Verb.CLOSE, number=number, outcome=outcome, text=note or None,
-                              extra=theme_blocks.cause_from(values))
-            error_block = "outcome"
+        note = ((values.get("note") or {}).get("text") or {}).get("value") or ""
+        picked = ((values.get("outcome") or {}).get("value") or {}).get("selected_option") or {}
+        verb = {blocks.EMAIL_CALLBACK: Verb.EMAIL, blocks.NOTE_CALLBACK: Verb.NOTE}.get(
+            view.get("callback_id"), Verb.CLOSE)
+        try:
+            command = form_command(verb, meta["n"], text=note, outcome=picked.get("value") or "",
+                                   cause=theme_blocks.cause_from(values).get("cause", ""))
+        except InputError as exc:
+            await ack(response_action="errors", errors={exc.field: exc.message})
+            return
+        error_block = "outcome" if verb == Verb.CLOSE else "note"
         user_id = body["user"]["id"]
         actor = self.actor_of(body["user"])
         channel = meta.get("c")

@@ -31,6 +31,7 @@ from botbuilder.schema import (
 from msrest.serialization import Model
 
 from bot.actors import Actor, Place
+from bot.command_inputs import form_command, verb_of
 from bot.commands import Command, Verb, parse_command, reaction_command
 from bot.dispatch import Dispatcher
 from bot.errors import CommandError
@@ -39,7 +40,6 @@ from bot.wording import click_answer
 from handlers.teams import cards, theme_cards
 from handlers.teams.conversations import ConversationStore, base_conversation_id, member_key, user_key
 from handlers.teams.members import MemberNames
-from storage.models import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,6 @@ REACTIONS: dict[str, str] = {
     "2714": "white_check_mark",  # ✔️
     "2611": "white_check_mark",  # ☑️
 }
-CARD_VERBS = {"claim": Verb.CLAIM, "note": Verb.NOTE, "close": Verb.CLOSE, "reopen": Verb.REOPEN,
-              "show": Verb.SHOW, "snooze": Verb.SNOOZE, "theme": Verb.THEME, "email": Verb.EMAIL}
 _AT_TAG = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _LEADING_NPS = re.compile(r"^/?nps\b[\s:,]*", re.IGNORECASE)
 WELCOME = ("Hi, I'm npsbot. I post NPS detractor alerts here and you follow them up from the card. "
@@ -164,32 +162,20 @@ def card_command(data: dict) -> Command | None:
     """The Command a card button stands for: `{"npsbot": "claim", "n": 12, ...inputs}`."""
     if str(data.get("npsbot", "")) == theme_cards.ADD_VERB:
         return theme_cards.add_command(data)
-    verb = CARD_VERBS.get(str(data.get("npsbot", "")))
+    verb = verb_of(str(data.get("npsbot", "")))
     raw = data.get("n")
     if verb is None or raw is None or not str(raw).isdigit():
         return None
     number = int(str(raw))
-    if verb == Verb.NOTE:
-        text = str(data.get(cards.NOTE_INPUT) or "").strip()
-        if not text:
-            raise CommandError("Write the note in the box first, then Save note.")
-        return Command(Verb.NOTE, number=number, text=text)
-    if verb == Verb.CLOSE:
-        try:
-            outcome = Outcome(str(data.get(cards.OUTCOME_INPUT) or Outcome.RESOLVED.value))
-        except ValueError:
-            raise CommandError("Pick one of the outcomes in the list.") from None
-        note = str(data.get(cards.CLOSE_NOTE_INPUT) or "").strip() or None
-        return Command(Verb.CLOSE, number=number, outcome=outcome, text=note, extra=theme_cards.cause_extra(data))
+    if verb in (Verb.NOTE, Verb.EMAIL, Verb.CLOSE):
+        text = data.get(cards.CLOSE_NOTE_INPUT if verb == Verb.CLOSE else
+                        cards.EMAIL_INPUT if verb == Verb.EMAIL else cards.NOTE_INPUT)
+        return form_command(verb, number, text=str(text or ""), outcome=str(data.get(cards.OUTCOME_INPUT) or ""),
+                            cause=str(data.get(theme_cards.CAUSE_INPUT) or ""))
     if verb == Verb.THEME:
         return theme_cards.theme_command(number, data)
     if verb == Verb.SNOOZE:
         return parse_command(f"snooze {number} {data.get(cards.SNOOZE_INPUT) or '3d'}")
-    if verb == Verb.EMAIL:
-        text = str(data.get(cards.EMAIL_INPUT) or "").strip()
-        if not text:
-            raise CommandError("Write the e-mail in the box first, then Send e-mail.")
-        return Command(Verb.EMAIL, number=number, text=text)
     return Command(verb, number=number)
 
 
