@@ -187,7 +187,7 @@ class Shell:
         if words:
             item["comment"] = " ".join(words)
         valid, errors = validate_item(item)
-        if errors:
+        if errors or valid is None:
             self.say("⚠ " + "; ".join(f"{e.field} {e.message}" for e in errors), "yellow")
             return
         result = await asyncio.to_thread(ingest, self.services.rt, [valid])

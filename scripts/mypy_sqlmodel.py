@@ -4,7 +4,9 @@ SQLModel declares `status: str`, so to mypy `FollowUp.status == "open"` is a `bo
 exist and `select(FollowUp.id, …)` matches no overload — hundreds of false errors in every query. At run time the
 class attribute is a SQLAlchemy `InstrumentedAttribute`; this plugin types class-level access to a field as `Any`
 (what SQLAlchemy's own stubs would give through `col()`), so queries are checked like the rest of the code without
-wrapping every column or ignoring files. Instance access (`row.status`) keeps its declared type.
+wrapping every column or ignoring files. Instance access (`row.status`) keeps its declared type, except a primary
+key: SQLModel declares `id: int | None` because a row has none before it is inserted, but every row the code reads
+or flushes has one, so `row.id` is an `int`.
 """
 
 from __future__ import annotations
@@ -13,12 +15,21 @@ from collections.abc import Callable
 
 from mypy.nodes import TypeInfo, Var
 from mypy.plugin import AttributeContext, Plugin
-from mypy.types import AnyType, Type, TypeOfAny
+from mypy.types import AnyType, NoneType, Type, TypeOfAny, UnionType, get_proper_type
 
 _SQLMODEL = "sqlmodel.main.SQLModel"
 
 
 class SQLModelColumns(Plugin):
+    def get_attribute_hook(self, fullname: str) -> Callable[[AttributeContext], Type] | None:
+        owner, _, name = fullname.rpartition(".")
+        return _stored_key if name == "id" and self._is_model(owner) else None
+
+    def _is_model(self, fullname: str) -> bool:
+        node = self.lookup_fully_qualified(fullname)
+        return (node is not None and isinstance(node.node, TypeInfo)
+                and any(base.fullname == _SQLMODEL for base in node.node.mro[1:]))
+
     def get_class_attribute_hook(self, fullname: str) -> Callable[[AttributeContext], Type] | None:
         owner, _, name = fullname.rpartition(".")
         node = self.lookup_fully_qualified(owner)
@@ -31,6 +42,13 @@ class SQLModelColumns(Plugin):
         if member is None or not isinstance(member.node, Var) or name.startswith("__"):
             return None
         return _column
+
+
+def _stored_key(ctx: AttributeContext) -> Type:
+    declared = get_proper_type(ctx.default_attr_type)
+    if isinstance(declared, UnionType):
+        return UnionType.make_union([t for t in declared.items if not isinstance(get_proper_type(t), NoneType)])
+    return ctx.default_attr_type
 
 
 def _column(ctx: AttributeContext) -> Type:

@@ -211,8 +211,9 @@ def alert_blocks(a: AlertView, *, with_actions: bool = True) -> list[dict]:
             state.append(mrkdwn(overdue.removeprefix(" ")))
     if a.response_count > 1:
         state.append(mrkdwn(f"{a.response_count} answers in this follow-up"))
-    if owner_mention(a):
-        state.append(owner_mention(a))
+    mention = owner_mention(a)
+    if mention:
+        state.append(mention)
     if loop_line(a):
         state.append(mrkdwn(escape(loop_line(a))))
     blocks.append(context(*state))

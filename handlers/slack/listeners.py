@@ -53,6 +53,8 @@ def api_error_code(exc: SlackApiError) -> str:
 class SlackDoor:
     """The listeners, sharing the services and a small cache of display names."""
 
+    inbox: SlackInbox  # set by `register`, which builds it around this door
+
     def __init__(self, services, session: Callable[[], aiohttp.ClientSession | None] = lambda: None) -> None:
         self.services = services
         self.session = session
@@ -199,6 +201,8 @@ class SlackDoor:
     async def on_button(self, ack, body: dict, action: dict, respond, client: AsyncWebClient) -> None:
         await ack()
         verb = verb_of_slack_action(action["action_id"])
+        if verb is None:
+            return  # registered for our action ids only (see `register`)
         try:
             number = int(action.get("value") or "")
         except ValueError:
@@ -262,7 +266,7 @@ class SlackDoor:
         note = ((values.get("note") or {}).get("text") or {}).get("value") or ""
         picked = ((values.get("outcome") or {}).get("value") or {}).get("selected_option") or {}
         verb = {blocks.EMAIL_CALLBACK: Verb.EMAIL, blocks.NOTE_CALLBACK: Verb.NOTE}.get(
-            view.get("callback_id"), Verb.CLOSE)
+            str(view.get("callback_id")), Verb.CLOSE)
         try:
             command = form_command(verb, meta["n"], text=note, outcome=picked.get("value") or "",
                                    cause=theme_blocks.cause_from(values).get("cause", ""))
@@ -314,6 +318,8 @@ class SlackDoor:
             log.info("slack.event_retry_ignored", extra={"followup": number})
             return
         command = reaction_command(event["reaction"], number)
+        if command is None:
+            return  # checked above; the same reaction gives the same verb
         reply = await self.run(command, actor, Place("slack", channel))
         why = refused(reply)
         if why:
