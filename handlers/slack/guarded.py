@@ -13,7 +13,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.views import Notice
-from handlers.slack import blocks
+from handlers.slack import blocks, modals
 from handlers.slack.inbox import SlackInbox
 
 log = logging.getLogger("handlers.slack.listeners")  # the listeners' log, as before the split
@@ -57,7 +57,7 @@ class Guarded:
         elif body.get("type") == "block_actions" and body.get("user"):
             await self.answer_action(body, respond, client, SORRY)
         elif body.get("type") == "view_submission" and body.get("user"):
-            meta = blocks.parse_meta((body.get("view") or {}).get("private_metadata")) or {}
+            meta = modals.parse_meta((body.get("view") or {}).get("private_metadata")) or {}
             await self.tell(client, meta.get("c"), body["user"]["id"], SORRY)
         elif (body.get("event") or {}).get("type") == "reaction_added":
             event = body["event"]

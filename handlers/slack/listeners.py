@@ -26,7 +26,7 @@ from bot.errors import CommandError
 from bot.event_dedup import EventDedup
 from bot.views import HelpView, Notice
 from bot.wording import click_answer, refused
-from handlers.slack import blocks, theme_blocks
+from handlers.slack import blocks, modals, theme_blocks
 from handlers.slack.guarded import SORRY as _SORRY
 from handlers.slack.guarded import Guarded
 from handlers.slack.inbox import SlackInbox
@@ -212,12 +212,12 @@ class SlackDoor(Guarded):
         if verb in (Verb.NOTE, Verb.CLOSE, Verb.EMAIL):
             # trigger_id expires 3 s after the click: open the modal before any other work.
             if verb == Verb.NOTE:
-                view = blocks.note_modal(number, channel=channel, home=from_home)
+                view = modals.note_modal(number, channel=channel, home=from_home)
             elif verb == Verb.EMAIL:
-                view = blocks.email_modal(number, channel=channel, home=from_home)
+                view = modals.email_modal(number, channel=channel, home=from_home)
             else:
                 causes, cause = await self.work(theme_blocks.cause_choices, self.rt, number)
-                view = blocks.close_modal(number, channel=channel, home=from_home, causes=causes, cause=cause)
+                view = modals.close_modal(number, channel=channel, home=from_home, causes=causes, cause=cause)
             await client.views_open(trigger_id=body["trigger_id"], view=view)
             return
         actor = self.actor_of(body["user"])
@@ -257,7 +257,7 @@ class SlackDoor(Guarded):
 
     # -- modals -------------------------------------------------------------------------------
     async def on_submit(self, ack, body: dict, view: dict, client: AsyncWebClient) -> None:
-        meta = blocks.parse_meta(view.get("private_metadata"))
+        meta = modals.parse_meta(view.get("private_metadata"))
         if not meta:
             await ack(response_action="errors", errors={"note": "This form has expired; open it again."})
             return
