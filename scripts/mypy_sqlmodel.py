@@ -7,15 +7,17 @@ class attribute is a SQLAlchemy `InstrumentedAttribute`; this plugin types class
 wrapping every column or ignoring files. Instance access (`row.status`) keeps its declared type, except a primary
 key: SQLModel declares `id: int | None` because a row has none before it is inserted, but every row the code reads
 or flushes has one, so `row.id` is an `int`. And `session.execute(update(…))` is the `CursorResult` it is at run time
-(SQLModel's `Session.execute` is declared to return a plain `Result`, which has no `rowcount`).
+(SQLModel's `Session.execute` is declared to return a plain `Result`, which has no `rowcount`). A `table=True` class
+has the `__table__: ClassVar[Table]` SQLAlchemy's declarative base gives it at run time (SQLModel does not declare it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from mypy.nodes import TypeInfo, Var
-from mypy.plugin import AttributeContext, MethodContext, Plugin
+from mypy.nodes import NameExpr, TypeInfo, Var
+from mypy.plugin import AttributeContext, ClassDefContext, MethodContext, Plugin
+from mypy.plugins.common import add_attribute_to_class
 from mypy.types import AnyType, Instance, NoneType, Type, TypeOfAny, UnionType, get_proper_type
 
 _SQLMODEL = "sqlmodel.main.SQLModel"
@@ -23,6 +25,7 @@ _EXECUTE = {"sqlmodel.orm.session.Session.execute", "sqlalchemy.orm.session.Sess
 _DML = {"sqlalchemy.sql.dml.Update", "sqlalchemy.sql.dml.Delete", "sqlalchemy.sql.dml.Insert",
         "sqlalchemy.dialects.sqlite.dml.Insert", "sqlalchemy.dialects.postgresql.dml.Insert"}
 _CURSOR_RESULT = "sqlalchemy.engine.cursor.CursorResult"
+_TABLE = "sqlalchemy.sql.schema.Table"
 
 
 class SQLModelColumns(Plugin):
@@ -32,6 +35,10 @@ class SQLModelColumns(Plugin):
 
     def get_method_hook(self, fullname: str) -> Callable[[MethodContext], Type] | None:
         return self._cursor_result if fullname in _EXECUTE else None
+
+    def get_customize_class_mro_hook(self, fullname: str) -> Callable[[ClassDefContext], None] | None:
+        # Not the base-class hook: mypy asks only the first plugin that answers, and pydantic's answers for SQLModel.
+        return _add_table
 
     def _cursor_result(self, ctx: MethodContext) -> Type:
         statement = get_proper_type(ctx.arg_types[0][0]) if ctx.arg_types and ctx.arg_types[0] else None
@@ -65,6 +72,17 @@ def _stored_key(ctx: AttributeContext) -> Type:
     if isinstance(declared, UnionType):
         return UnionType.make_union([t for t in declared.items if not isinstance(get_proper_type(t), NoneType)])
     return ctx.default_attr_type
+
+
+def _add_table(ctx: ClassDefContext) -> None:
+    table = ctx.cls.keywords.get("table")  # not analysed yet at this point: `True` is still a bare name
+    if not (isinstance(table, NameExpr) and table.name == "True"
+            and any(base.fullname == _SQLMODEL for base in ctx.cls.info.mro[1:])):
+        return
+    node = ctx.api.lookup_fully_qualified_or_none(_TABLE)
+    if node is None or not isinstance(node.node, TypeInfo):
+        return
+    add_attribute_to_class(ctx.api, ctx.cls, "__table__", Instance(node.node, []), is_classvar=True)
 
 
 def _column(ctx: AttributeContext) -> Type:
