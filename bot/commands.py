@@ -10,7 +10,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import CommandError
@@ -279,3 +279,12 @@ def reaction_command(reaction: str, number: int) -> Command | None:
     if verb == Verb.CLOSE:
         return Command(Verb.CLOSE, number=number, outcome=Outcome.RESOLVED)
     return Command(verb, number=number)
+
+
+_T = TypeVar("_T")
+
+
+def given(value: _T | None) -> _T:
+    """A `Command` field its verb's parser always fills (`claim N` has a number), narrowed for the type checker."""
+    assert value is not None, "the parser fills this field for this verb"
+    return value

@@ -11,7 +11,7 @@ import logging
 
 from bot import channels, followups, queries, routing, routing_commands, theme_views
 from bot.actors import Actor, Place
-from bot.commands import Command, Verb, parse_command, parse_mention
+from bot.commands import Command, Verb, given, parse_command, parse_mention
 from bot.errors import CommandError, NotFound, NpsError
 from bot.limits import check_command, fit_actor
 from bot.runtime import Runtime
@@ -68,32 +68,33 @@ class Dispatcher:
                                                  where=self.visibility.scope(actor, place).clause())
             case Verb.SHOW:
                 with read_scope(rt.engine) as s:
-                    detail = queries.followup_detail(s, c.number, settings=rt.settings, now=now)
+                    detail = queries.followup_detail(s, given(c.number), settings=rt.settings, now=now)
                 if detail is None:
                     raise NotFound(f"There is no follow-up #{c.number}.")
                 return detail
             case Verb.CLAIM:
-                view = followups.claim(rt, c.number, actor)
+                view = followups.claim(rt, given(c.number), actor)
                 return Notice(f"You claimed #{c.number}.", alert=view)
             case Verb.ASSIGN:
                 user_id, name = parse_mention(c.assignee or "")
                 assignee = Actor(actor.platform, user_id, name)
-                view = followups.assign(rt, c.number, assignee, actor)
+                view = followups.assign(rt, given(c.number), assignee, actor)
                 return Notice(f"#{c.number} is now {name}'s.", alert=view)
             case Verb.NOTE:
-                view = followups.note(rt, c.number, c.text or "", actor)
+                view = followups.note(rt, given(c.number), c.text or "", actor)
                 return Notice(f"Note added to #{c.number}.", alert=view)
             case Verb.CLOSE:
-                view = followups.close(rt, c.number, c.outcome, c.text, actor, cause=c.extra.get("cause"))
-                return Notice(f"#{c.number} closed as {c.outcome.value}"
+                outcome = given(c.outcome)
+                view = followups.close(rt, given(c.number), outcome, c.text, actor, cause=c.extra.get("cause"))
+                return Notice(f"#{c.number} closed as {outcome.value}"
                               + (f" (cause: {view.cause})." if view.cause else "."), alert=view)
             case Verb.REOPEN:
-                view = followups.reopen(rt, c.number, actor)
+                view = followups.reopen(rt, given(c.number), actor)
                 return Notice(f"#{c.number} is open again.", alert=view)
             case Verb.EMAIL:
                 from bot.mail.outgoing import email_customer
 
-                view = email_customer(rt, c.number, c.text or "", actor)
+                view = email_customer(rt, given(c.number), c.text or "", actor)
                 return Notice(f"E-mail to the customer of #{c.number} queued.", alert=view)
             case Verb.SUBSCRIBE:
                 return Notice(routing.subscribe(rt, place, actor, c))
@@ -103,7 +104,7 @@ class Dispatcher:
             case Verb.UNSUBSCRIBE:
                 return Notice(channels.unsubscribe(rt, place, actor))
             case Verb.DIGEST_SCHEDULE:
-                return Notice(channels.schedule_digest(rt, place, actor, weekday=c.weekday, time=c.time,
+                return Notice(channels.schedule_digest(rt, place, actor, weekday=given(c.weekday), time=given(c.time),
                                                        timezone=c.timezone))
             case Verb.DIGEST_OFF:
                 return Notice(channels.digest_off(rt, place, actor))

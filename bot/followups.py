@@ -42,7 +42,9 @@ def _changed(rt: Runtime, session: Session, number: int, actor: Actor, action: s
     outbox.refresh_alert(session, number, now=now, thread_text=thread)
     session.flush()
     session.expire_all()
-    return alert_view(session, number, settings=rt.settings, now=now)
+    view = alert_view(session, number, settings=rt.settings, now=now)
+    assert view is not None  # the follow-up was just changed in this session
+    return view
 
 
 def _who(fu: FollowUp) -> str:
@@ -112,7 +114,7 @@ def close(rt: Runtime, number: int, outcome: Outcome, text: str | None, actor: A
     if text and len(text) > MAX_NOTE:
         raise NpsError(f"Notes are limited to {MAX_NOTE:,} characters; this one has {len(text):,}.")
     now = rt.clock.now()
-    values = {"status": Status.CLOSED, "outcome": outcome.value, "closed_at": now, "updated_at": now}
+    values: dict[str, object] = {"status": Status.CLOSED, "outcome": outcome.value, "closed_at": now, "updated_at": now}
     if text:
         values["last_note"] = text
     with session_scope(rt.engine) as session:

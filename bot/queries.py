@@ -83,7 +83,7 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
         .group_by(Response.followup_id)
     ).all():
         counts[fid], first_answer[fid] = n, as_utc(first)
-    earlier: dict[int, list[ScorePoint]] = {}
+    earlier: dict[int | None, list[tuple[int | None, ScorePoint]]] = {}  # customer -> (follow-up, answer)
     if customer_ids:
         # The customer's answers that are not part of this follow-up, newest first.
         rows = session.execute(
@@ -92,7 +92,7 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
             .order_by(Response.customer_id, Response.submitted_at.desc())
         ).all()
         for cid, at, score, fid in rows:
-            earlier.setdefault(cid, []).append((fid, ScorePoint(as_utc(at), score)))  # type: ignore[arg-type]
+            earlier.setdefault(cid, []).append((fid, ScorePoint(as_utc(at), score)))
     escalated = set(session.execute(
         select(Escalation.followup_id).where(Escalation.followup_id.in_(ids))).scalars())
     from bot.theme_service import themes_in_force  # the themes module reads queries too
@@ -108,7 +108,7 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
         # Earlier means before this follow-up's first answer: a later answer is not history.
         since = first_answer.get(f.id) or (as_utc(r.submitted_at) if r else as_utc(f.opened_at))
         points = tuple(
-            p for fid, p in earlier.get(f.customer_id, [])  # type: ignore[misc]
+            p for fid, p in earlier.get(f.customer_id, [])
             if fid != f.id and p.submitted_at < since
         )[:EARLIER_SCORES]
         views.append(AlertView(
@@ -158,6 +158,7 @@ def followup_detail(session: Session, number: int, *, settings: Settings, now: d
     if alert is None:
         return None
     fu = session.get(FollowUp, number)
+    assert fu is not None  # alert_view just read it in this session
     responses = tuple(
         ResponseView(as_utc(r.submitted_at), r.score, r.comment, r.source)
         for r in session.execute(

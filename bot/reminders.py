@@ -97,6 +97,7 @@ def send_reminders(rt: Runtime) -> int:
                                      awake(now)),
                       FollowUp.close_reminded_at, now)
         for fu in stale:
+            assert fu.claimed_at is not None  # picked by `claimed_at < close_due`
             waited = _waited(now - as_utc(fu.claimed_at))
             who = fu.claimant_name or "its owner"
             thread = (f"⏰ Reminder: #{fu.id} was claimed by {who} {waited} ago and is not closed yet "

@@ -62,6 +62,7 @@ def _who(person: dict) -> str:
 def describe(sub, settings: Settings, now: datetime) -> str:
     tz = channel_tz(sub, settings)
     current, after = on_duty(sub.duty, tz, now), on_duty(sub.duty, tz, now, weeks_ahead=1)
+    assert current is not None and after is not None  # a rotation being described has people
     handover = next_handover(tz, now)
     return (f"On duty now: {_who(current)}; next: {_who(after)} from Monday "
             f"{handover:%Y-%m-%d} 00:00 ({tz.key}). Rotation: {', '.join(_who(p) for p in sub.duty['people'])}.")

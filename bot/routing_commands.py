@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot import escalation, rotation, routing, snooze
 from bot.actors import Actor, Place
-from bot.commands import Command, Verb
+from bot.commands import Command, Verb, given
 from bot.runtime import Runtime
 from bot.views import Notice
 
@@ -26,6 +26,6 @@ def run(rt: Runtime, c: Command, actor: Actor, place: Place) -> Notice:
         case Verb.ESCALATE_OFF:
             return Notice(escalation.rule_off(rt, place, actor))
         case Verb.SNOOZE:
-            sentence, view = snooze.snooze(rt, c.number, extra["minutes"], actor)
+            sentence, view = snooze.snooze(rt, given(c.number), extra["minutes"], actor)
             return Notice(sentence, alert=view)
     raise ValueError(f"not a routing command: {c.verb}")  # pragma: no cover

@@ -54,5 +54,6 @@ def snooze(rt: Runtime, number: int, minutes: int, actor: Actor) -> tuple[str, A
         session.flush()
         session.expire_all()
         view = alert_view(session, number, settings=rt.settings, now=now)
+        assert view is not None  # the follow-up was just changed in this session
     rt.wake()
     return sentence, view

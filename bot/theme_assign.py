@@ -77,6 +77,7 @@ class Assigner:
     def assign_many(self, texts: list[str | None]) -> list[Assignment]:
         out: list[Assignment | None] = [None] * len(texts)
         todo: list[int] = []
+        todo_texts: list[str] = []  # the texts of `todo`, each non-blank
         for i, text in enumerate(texts):
             if not text or not text.strip() or not self.themes:
                 out[i] = Assignment(None, 0.0, SOURCE_MODEL)
@@ -84,8 +85,9 @@ class Assigner:
                 out[i] = Assignment(hit, 1.0, SOURCE_KEYWORD)
             else:
                 todo.append(i)
+                todo_texts.append(text)
         if todo:
-            sims = self.scores([texts[i] for i in todo])
+            sims = self.scores(todo_texts)
             for row, i in zip(sims, todo, strict=True):
                 best = int(np.argmax(row))
                 score = float(row[best])

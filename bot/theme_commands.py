@@ -38,6 +38,7 @@ def parse_theme_command(word: str, rest: str):
         if not tail:
             raise CommandError('`themes add` needs a name, e.g. `themes add "Invoices" Invoices are wrong`.')
         match = re.match(r"""^(?:"([^"]+)"|'([^']+)'|(\S+))\s*(.*)$""", tail, re.S)
+        assert match is not None  # `tail` is stripped and non-empty, so `(\S+)` at least matches
         name = next(g for g in match.groups()[:3] if g is not None)
         return Command(Verb.THEMES_ADD, text=name.strip(), extra={"description": match.group(4).strip()})
     parts = rest.split(None, 1)

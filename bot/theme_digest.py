@@ -136,6 +136,7 @@ def theme_section(session: Session, settings: Settings, start: datetime, end: da
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:THEMES_SHOWN]
     lines = []
     for name, n in ranked:
+        assert name is not None  # the unthemed count was popped above
         texts = list(session.execute(
             select(Response.comment).where(*_where(start, end, segment), Response.theme == name)
             .order_by(Response.id).limit(SAMPLE)).scalars())

@@ -122,8 +122,9 @@ class ThemeModel:
 
 def _is_word(token: str | None) -> bool:
     """A lower-case whole word of three letters or more, as the tokenizer spells it ("\u2581word")."""
-    return bool(token) and token.startswith("\u2581") and len(token) > 3 and token[1:].isalpha() \
-        and token[1:].islower()
+    if not token:
+        return False
+    return token.startswith("\u2581") and len(token) > 3 and token[1:].isalpha() and token[1:].islower()
 
 
 def model_dir() -> Path:

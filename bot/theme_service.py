@@ -68,7 +68,7 @@ def assigner(conn: Connection | Session, settings: Settings) -> Assigner:
     return built
 
 
-def assign_rows(conn: Connection, settings: Settings, rows: list[dict]) -> None:
+def assign_rows(conn: Connection | Session, settings: Settings, rows: list[dict]) -> None:
     """Set `theme`/`theme_source` on new response rows: detractors with a comment only."""
     todo = [r for r in rows if r["category"] == Category.DETRACTOR.value and r.get("comment")]
     for r in rows:

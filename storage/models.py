@@ -138,7 +138,7 @@ class Subscription(SQLModel, table=True):
     theme: str | None = Field(default=None, max_length=200)
     tag_filter: dict | None = Field(default=None, sa_column=Column(JSON))
     alerts_since: datetime | None = Field(default=None, sa_column=utc_column())
-    duty: list | None = Field(default=None, sa_column=Column(JSON))
+    duty: dict | None = Field(default=None, sa_column=Column(JSON))
     escalate_to: str | None = Field(default=None, max_length=300)
     escalate_after_minutes: int | None = None
 

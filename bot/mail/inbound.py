@@ -22,6 +22,7 @@ from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses
 from functools import lru_cache
+from typing import cast
 
 import html2text
 from mailparser_reply import EmailReplyParser
@@ -80,8 +81,8 @@ def _decode(part: EmailMessage) -> str:
         return part.get_content()
     except (LookupError, UnicodeError, AssertionError, ValueError):
         # Unknown or lying charset: decode bytes leniently rather than lose the reply.
-        raw = part.get_payload(decode=True) or b""
-        return raw.decode("utf-8", errors="replace")
+        raw = part.get_payload(decode=True)  # a leaf part's payload decodes to bytes (None when empty)
+        return (raw if isinstance(raw, bytes) else b"").decode("utf-8", errors="replace")
 
 
 def _body(msg: EmailMessage) -> tuple[str, str | None]:
@@ -100,7 +101,8 @@ def _body(msg: EmailMessage) -> tuple[str, str | None]:
         if part.is_multipart():
             children = part.get_payload()
             if isinstance(children, list):
-                stack.extend((c, depth + 1) for c in reversed(children))
+                # Parsed with policy.default, so every sub-part is an EmailMessage (the stub says Message | str).
+                stack.extend((cast(EmailMessage, c), depth + 1) for c in reversed(children))
             continue
         if part.get_content_disposition() == "attachment":
             continue

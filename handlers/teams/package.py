@@ -136,7 +136,8 @@ def draw_icons(directory: Path) -> None:
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill="white")
         return image
 
-    blue = tuple(int(ACCENT[i:i + 2], 16) for i in (1, 3, 5)) + (255,)
+    red, green, blue_ = (int(ACCENT[i:i + 2], 16) for i in (1, 3, 5))
+    blue = (red, green, blue_, 255)
     # Teams asks for the symbol inside the colour icon's central 96x96 safe area.
     gauge(192, blue, 0.5).save(directory / COLOR_ICON, optimize=True)
     gauge(32, (0, 0, 0, 0), 0.85).save(directory / OUTLINE_ICON, optimize=True)
