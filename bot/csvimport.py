@@ -202,6 +202,7 @@ def validated_chunks(records: Iterable[CsvRecord], mapper: RowMapper) -> Iterato
                 rejects.append((record.line, "; ".join(
                     f"{FIELD_TO_COLUMN.get(e.field, e.field)} {e.message}" for e in errors)))
             else:
+                assert item is not None  # validate_item gives the model whenever it finds no error
                 items.append(item)
         if len(items) + len(rejects) >= CHUNK:
             yield items, rejects

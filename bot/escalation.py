@@ -14,6 +14,7 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import exists, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bot import outbox
 from bot.actors import Actor, Place
@@ -68,10 +69,7 @@ def rule_off(rt: Runtime, place: Place, actor: Actor) -> str:
 
 
 def _insert_ignore(session):
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     return dialect_insert(Escalation.__table__)
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from bot.runtime import Runtime
@@ -66,11 +67,7 @@ def record_many(rt: Runtime, platform: str, requests: list[tuple[str, dict]]) ->
             for key, payload in requests]
     table = Inbox.__table__
     with session_scope(rt.engine, urgent=True) as s:  # an acknowledgement is waiting on it
-        dialect = s.get_bind().dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        dialect_insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
         statement = dialect_insert(table).values(rows).on_conflict_do_nothing(index_elements=["request_key"]) \
             .returning(table.c.id, table.c.request_key)
         return {key: row_id for row_id, key in s.execute(statement).all()}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeGuard
 
 from sqlalchemy import insert, select, update
 
@@ -29,6 +29,13 @@ from storage.models import AlertStorm, FollowUp, Outbox, OutboxStatus, PostedMes
 
 if TYPE_CHECKING:  # pragma: no cover
     from bot.delivery import DeliveryWorker, Notifier
+
+    class SummaryNotifier(Notifier, Protocol):
+        """A notifier that can show a storm summary (the optional part of the Notifier contract)."""
+
+        async def post_summary(self, channel_id: str, summary: StormView) -> str: ...
+
+        async def update_summary(self, channel_id: str, message_ref: str, summary: StormView) -> None: ...
 
 WINDOW = timedelta(minutes=1)
 REF_PREFIX = "storm:"
@@ -100,7 +107,7 @@ class StormControl:
         self.rt = worker.rt
 
     @staticmethod
-    def supported(notifier: Notifier) -> bool:
+    def supported(notifier: Notifier) -> TypeGuard[SummaryNotifier]:
         return hasattr(notifier, "post_summary") and hasattr(notifier, "update_summary")
 
     # -- folding new alerts -----------------------------------------------------------------
@@ -182,7 +189,7 @@ class StormControl:
             )).scalars().all()
         return sorted({int(ref.split(":")[1]) for ref in refs})
 
-    async def render(self, notifier: Notifier, platform: str, channel_id: str, storm_id: int) -> None:
+    async def render(self, notifier: SummaryNotifier, platform: str, channel_id: str, storm_id: int) -> None:
         ref, view = await asyncio.to_thread(self._view, storm_id)
         if view is None:
             return

@@ -78,6 +78,7 @@ def email_customer(rt: Runtime, number: int, text: str, actor: Actor) -> AlertVi
         customer, refusal = customer_address(session, fu)
         if refusal:
             raise NpsError(refusal)
+        assert customer is not None and customer.email  # no refusal: customer_address found a usable address
         in_reply_to, references = thread_ids(session, number)
         subject = f"{'Re: ' if references else ''}Your feedback [#{number}]"
         greeting = f"Hello {customer.name}," if customer.name else "Hello,"
@@ -91,5 +92,6 @@ def email_customer(rt: Runtime, number: int, text: str, actor: Actor) -> AlertVi
         outbox.refresh_alert(session, number, now=now, thread_text=f"✉ {actor.name} e-mailed the customer: {text}")
         session.flush()
         view = alert_view(session, number, settings=settings, now=now)
+        assert view is not None  # the follow-up was read above in this session
     rt.wake()
     return view

@@ -68,14 +68,18 @@ def run_due(rt: Runtime) -> int:
 def _one(rt: Runtime, session, fu: FollowUp, now) -> int:
     customer, refusal = customer_address(session, fu)
     reason = refusal and ("unsubscribed" if "unsubscribed" in refusal else "no e-mail address")
-    if not reason and session.execute(select(Resurvey.id).where(
-            Resurvey.customer_id == customer.id, Resurvey.sent_at >= now - GUARD).limit(1)).first():
-        reason = "asked within the last 90 days"
+    if not reason:
+        assert customer is not None  # no refusal: customer_address found the customer
+        if session.execute(select(Resurvey.id).where(
+                Resurvey.customer_id == customer.id, Resurvey.sent_at >= now - GUARD).limit(1)).first():
+            reason = "asked within the last 90 days"
     values = {"followup_id": fu.id, "customer_id": fu.customer_id, "created_at": now}
     if reason:
         session.execute(insert(Resurvey).values(status="skipped", reason=reason, **values))
         return 0
     session.execute(insert(Resurvey).values(status="sent", sent_at=now, **values))
+    assert customer is not None and customer.email  # no refusal: customer_address found a usable address
+    assert rt.settings.public_url  # run_due sends nothing without it
     base = rt.settings.public_url.rstrip("/")
     token = resurvey_token(rt, fu.id, customer.id)
     links = [(score, f"{base}/r/{token}/{score}") for score in range(11)]
@@ -162,6 +166,7 @@ def add_comment(rt: Runtime, token: str, comment: str) -> Answer:
         if response is None:
             raise BadToken("Please pick a score first.")
         customer = session.get(Customer, customer_id)
+        assert customer is not None  # the response just found is this customer's
         who = customer.name or customer.external_id
         if comment and comment != (response.comment or ""):
             session.execute(update(Response).where(Response.id == response.id).values(comment=comment))

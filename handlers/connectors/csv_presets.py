@@ -50,7 +50,7 @@ def _unique(names: list[str]) -> list[str]:
     return out
 
 
-def _read(text: str, header_rows: int, namer: Callable[[list[list[str]]], list[str]] | None = None,
+def _read(text: str | IO[str], header_rows: int, namer: Callable[[list[list[str]]], list[str]] | None = None,
           ) -> tuple[list[list[str]], Iterator[CsvRecord], list[str]]:
     """Header rows, then records (true first line of each) keyed by the names `namer` gives."""
     reader = _rows(text)
@@ -80,7 +80,7 @@ def _names(headers: list[list[str]]) -> list[str]:
     return _unique(headers[0])
 
 
-def _first_row(text: str, count: int = 3) -> list[list[str]]:
+def _first_row(text: str | IO[str], count: int = 3) -> list[list[str]]:
     reader = _rows(text)
     rows = []
     for row in reader:
@@ -90,7 +90,7 @@ def _first_row(text: str, count: int = 3) -> list[list[str]]:
     return rows
 
 
-def detect(text: str) -> str:
+def detect(text: str | IO[str]) -> str:
     """The format of a CSV text: one of FORMATS ("generic" when nothing else fits)."""
     rows = _first_row(text)
     if not rows:
@@ -112,7 +112,7 @@ def detect(text: str) -> str:
     return "generic"
 
 
-def records_for(fmt: str, text: str, settings: Settings) -> tuple[Iterable[CsvRecord], RowMapper]:
+def records_for(fmt: str, text: str | IO[str], settings: Settings) -> tuple[Iterable[CsvRecord], RowMapper]:
     """The records of a CSV text in format `fmt` and the mapper of its rows to the generic dict."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
@@ -121,7 +121,7 @@ def records_for(fmt: str, text: str, settings: Settings) -> tuple[Iterable[CsvRe
     return _PRESETS[fmt](text, settings.tool(fmt))
 
 
-def _generic(text: str) -> tuple[Iterable[CsvRecord], RowMapper]:
+def _generic(text: str | IO[str]) -> tuple[Iterable[CsvRecord], RowMapper]:
     _, records = read_records(text)
     return records, generic_row
 
@@ -141,7 +141,7 @@ def _required_id(values: dict[str, str], *names: str) -> tuple[str, str]:
     return found
 
 
-def _delighted(text: str, config: ToolFields) -> tuple[Iterable[CsvRecord], RowMapper]:
+def _delighted(text: str | IO[str], config: ToolFields) -> tuple[Iterable[CsvRecord], RowMapper]:
     _, records, _ = _read(text, 1)
     own = {normalize(n) for n in ("Response ID", "Score", "Comment", "Response timestamp", "Email", "Name",
                                   "Notes", "Tags")}
@@ -164,7 +164,7 @@ def _delighted(text: str, config: ToolFields) -> tuple[Iterable[CsvRecord], RowM
     return records, mapper
 
 
-def _surveymonkey(text: str, config: ToolFields) -> tuple[Iterable[CsvRecord], RowMapper]:
+def _surveymonkey(text: str | IO[str], config: ToolFields) -> tuple[Iterable[CsvRecord], RowMapper]:
     def namer(headers: list[list[str]]) -> list[str]:
         # A question spanning several columns names only its first; the second row names the parts.
         top = headers[0] if headers else []
@@ -198,7 +198,7 @@ def _surveymonkey(text: str, config: ToolFields) -> tuple[Iterable[CsvRecord], R
     return records, mapper
 
 
-def _qualtrics(text: str, config: ToolFields) -> tuple[Iterable[CsvRecord], RowMapper]:
+def _qualtrics(text: str | IO[str], config: ToolFields) -> tuple[Iterable[CsvRecord], RowMapper]:
     rows = _first_row(text, 3)
     import_row = len(rows) > 2 and any(c.startswith('{"ImportId"') for c in rows[2])
     headers, records, names = _read(text, 3 if import_row else 2)
@@ -229,7 +229,7 @@ def _qualtrics(text: str, config: ToolFields) -> tuple[Iterable[CsvRecord], RowM
     return records, mapper
 
 
-def _typeform(text: str, config: ToolFields) -> tuple[Iterable[CsvRecord], RowMapper]:
+def _typeform(text: str | IO[str], config: ToolFields) -> tuple[Iterable[CsvRecord], RowMapper]:
     _, records, _ = _read(text, 1)
     meta = {"#", "response type", "start date (utc)", "stage date (utc)", "submit date (utc)",
             "network id", "tags", "ending"}
@@ -245,7 +245,7 @@ def _typeform(text: str, config: ToolFields) -> tuple[Iterable[CsvRecord], RowMa
     return records, mapper
 
 
-def _google_forms(text: str, config: ToolFields) -> tuple[Iterable[CsvRecord], RowMapper]:
+def _google_forms(text: str | IO[str], config: ToolFields) -> tuple[Iterable[CsvRecord], RowMapper]:
     _, records, _ = _read(text, 1)
 
     def mapper(values: dict[str, str]) -> dict:

@@ -68,6 +68,7 @@ class ImapPoller:
         if self.client is None:
             await self.connect()
         client = self.client
+        assert client is not None  # connect() sets it or raises
         response = await client.uid_search("UNSEEN")
         if response.result != "OK":
             raise ConnectionError("IMAP search failed")
