@@ -18,7 +18,7 @@ from aiohttp import web
 from bot.config import Settings, ToolFields
 from bot.ingest import ResponseIn, add_late_comment
 from bot.runtime import Runtime
-from handlers.connectors.common import build
+from handlers.connectors.common import Mapped, build
 from handlers.connectors.webhook import Connector, Extracted, Ignored
 
 NAME = "delighted"
@@ -34,10 +34,10 @@ def verify(request: web.Request, raw: bytes, settings: Settings) -> bool | None:
     return bool(given) and hmac.compare_digest(given.lower().encode(), expected.encode())
 
 
-def map_response(data: dict, config: ToolFields, *, prefix: str = "event_data") -> object:
+def map_response(data: dict, config: ToolFields, *, prefix: str = "event_data") -> Mapped:
     """A Delighted survey response object (webhook `event_data`, or the API's) to the generic dict."""
-    person = data.get("person") if isinstance(data.get("person"), dict) else {}
-    props = data.get("person_properties") if isinstance(data.get("person_properties"), dict) else {}
+    person = found if isinstance(found := data.get("person"), dict) else {}
+    props = found if isinstance(found := data.get("person_properties"), dict) else {}
     paths = {k: f"{prefix}.person_properties.{k}" for k in props}
     return build(
         NAME, data.get("id"), props, config=config, id_field=f"{prefix}.id", paths=paths,
@@ -69,7 +69,9 @@ async def extract(body: object, request: web.Request, rt: Runtime) -> Extracted 
     found = Extracted([mapped])
     if kind == "survey_response.updated" and mapped.item.get("comment"):
         async def fill_comment(rt: Runtime, items: list[ResponseIn]) -> None:
-            await asyncio.to_thread(add_late_comment, rt, items[0].source, items[0].id, items[0].comment)
+            comment = items[0].comment
+            assert comment is not None  # the update carried a comment, and it validated
+            await asyncio.to_thread(add_late_comment, rt, items[0].source, items[0].id, comment)
 
         found.after_store = fill_comment
     return found

@@ -27,7 +27,7 @@ NAME = "google-forms"
 
 
 def map_submission(body: dict, config: ToolFields) -> Mapped:
-    answers = body.get("answers") if isinstance(body.get("answers"), dict) else {}
+    answers = found if isinstance(found := body.get("answers"), dict) else {}
     values: dict[str, Any] = dict(answers)
     paths = {k: f"answers.{k}" for k in values}
     mapped = build(

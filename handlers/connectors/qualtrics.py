@@ -78,12 +78,12 @@ def map_values(response_id: Any, values: dict[str, Any], *, prefix: str = "value
         fixed["submitted_at"] = (when_key, values[when_key])
     first = values.get("recipientFirstName") or values.get("RecipientFirstName")
     last = values.get("recipientLastName") or values.get("RecipientLastName")
-    fallback = {"comment": (comment_key, values.get(comment_key)) if comment_key else None,
+    offered = {"comment": (comment_key, values.get(comment_key)) if comment_key else None,
                 "customer_id": ("externalDataReference", values.get("externalDataReference")
                                 or values.get("ExternalReference")),
                 "email": ("recipientEmail", values.get("recipientEmail") or values.get("RecipientEmail")),
                 "customer_name": ("recipientFirstName", " ".join(p for p in (first, last) if p) or None)}
-    fallback = {k: v for k, v in fallback.items() if v and v[1] not in (None, "")}
+    fallback = {k: v for k, v in offered.items() if v and v[1] not in (None, "")}
     mapped = build(NAME, response_id, values, config=config, paths=paths, fixed=fixed, fallback=fallback,
                    aliases=aliases, tz=tz, strict_dates=strict_dates, id_field=id_field)
     mapped.origin = {k: paths.get(v, v) for k, v in mapped.origin.items()}
@@ -120,14 +120,14 @@ async def extract(body: object, request: web.Request, rt: Runtime) -> Extracted 
         return await _event(body, config, signed=True)
     if "Topic" in body:
         return await _event(body, config)
-    result = body.get("result") if isinstance(body.get("result"), dict) else body
+    result = found if isinstance(found := body.get("result"), dict) else body
     if isinstance(result.get("values"), dict):
         rid = result.get("responseId") or result["values"].get("_recordId")
         return Extracted([map_values(rid, result["values"], labels=result.get("labels"),
                                      prefix="result.values" if result is not body else "values",
                                      config=config)])
     key, rid = _flat_id(body)
-    if rid is None:
+    if key is None:  # then there is no id either
         return Extracted(errors=[FieldError("ResponseID", "is required (pipe ${e://Field/ResponseID})")])
     values = {k: v for k, v in body.items() if k != key}
     mapped = map_values(rid, values, prefix="body", id_field=key, config=config)
@@ -153,8 +153,8 @@ async def _event(form: dict, config: QualtricsTool, *, signed: bool = False) -> 
     body = await fetch(str(survey_id), str(response_id), config)
     if body is None:
         return Ignored("the response no longer exists in Qualtrics")
-    result = body.get("result") if isinstance(body.get("result"), dict) else {}
-    values = result.get("values") if isinstance(result.get("values"), dict) else {}
+    result = found if isinstance(found := body.get("result"), dict) else {}
+    values = found if isinstance(found := result.get("values"), dict) else {}
     return Extracted([map_values(result.get("responseId") or response_id, values,
                                  labels=result.get("labels"), prefix="result.values", config=config)])
 

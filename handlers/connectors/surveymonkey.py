@@ -72,7 +72,7 @@ def map_details(details: dict, config: ToolFields) -> Mapped:
             values[qid] = answer_text(question)
             aliases[qid] = [question["heading"]] if question.get("heading") else []
             paths[qid] = f"pages.questions[id={qid}]"
-    custom = details.get("custom_variables") if isinstance(details.get("custom_variables"), dict) else {}
+    custom = found if isinstance(found := details.get("custom_variables"), dict) else {}
     for name, value in custom.items():
         values.setdefault(name, value)
         paths.setdefault(name, f"custom_variables.{name}")
@@ -91,7 +91,7 @@ async def extract(body: object, request: web.Request, rt: Runtime) -> Extracted 
     if not isinstance(body, dict) or body.get("event_type") != "response_completed":
         kind = body.get("event_type") if isinstance(body, dict) else None
         return Ignored(f"event_type {kind!r} is not response_completed")
-    resources = body.get("resources") if isinstance(body.get("resources"), dict) else {}
+    resources = found if isinstance(found := body.get("resources"), dict) else {}
     survey_id, response_id = resources.get("survey_id"), body.get("object_id")
     if not survey_id or not response_id:
         return Extracted(errors=[FieldError("resources.survey_id" if not survey_id else "object_id",

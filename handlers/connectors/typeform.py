@@ -81,7 +81,7 @@ def map_form_response(resp: dict, config: ToolFields) -> Mapped:
     if "score" not in fallback and "scale" in fallback:
         fallback["score"] = fallback["scale"]
     fallback.pop("scale", None)
-    hidden = resp.get("hidden") if isinstance(resp.get("hidden"), dict) else {}
+    hidden = found if isinstance(found := resp.get("hidden"), dict) else {}
     for name, value in hidden.items():
         values.setdefault(name, value)
         paths.setdefault(name, f"form_response.hidden.{name}")
