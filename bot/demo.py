@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot import followups
 from bot.actors import Actor
@@ -59,7 +60,7 @@ def _score(rng: random.Random, segment: str) -> int:
 def sample_responses(now: datetime, *, count: int = 560, seed: int = 7) -> list[dict]:
     """Generic-format responses spread over the 12 weeks before `now`, oldest first."""
     rng = random.Random(seed)
-    customers = []
+    customers: list[dict[str, Any]] = []
     for i in range(160):
         segment = rng.choices(list(SEGMENTS), weights=list(SEGMENTS.values()))[0]
         company = COMPANIES[i % len(COMPANIES)]
@@ -71,14 +72,14 @@ def sample_responses(now: datetime, *, count: int = 560, seed: int = 7) -> list[
             "segment": segment, "arr": float(rng.choice([6, 12, 18, 24, 36, 48, 60, 96, 120, 240]) * 1000),
             "owner": f"{rng.choice(STAFF)}@npsbot.example",
         })
-    out = []
+    out: list[dict[str, Any]] = []
     for n in range(count):
         customer = rng.choice(customers)
         # Slightly more answers in recent weeks, as survey programmes grow.
         age = timedelta(days=84 * (1 - rng.random() ** 0.8), hours=rng.random() * 24)
         score = _score(rng, customer["segment"])
         pool = DETRACTOR_COMMENTS if score <= 6 else PASSIVE_COMMENTS if score <= 8 else PROMOTER_COMMENTS
-        item = {"id": f"demo-{n + 1:04d}", "source": "demo", "score": score,
+        item: dict[str, Any] = {"id": f"demo-{n + 1:04d}", "source": "demo", "score": score,
                 "submitted_at": (now - age).isoformat(), "customer": customer,
                 "tags": {"channel": rng.choice(["email", "in-app", "web"])}}
         comment = rng.choice(pool)
@@ -87,6 +88,11 @@ def sample_responses(now: datetime, *, count: int = 560, seed: int = 7) -> list[
         out.append(item)
     out.sort(key=lambda r: r["submitted_at"])
     return out
+
+
+def _submitted(item: ResponseIn) -> datetime:
+    assert item.submitted_at is not None  # every sample answer carries its time
+    return item.submitted_at
 
 
 def load_demo(rt: Runtime, *, seed: int = 7) -> int:
@@ -101,14 +107,14 @@ def load_demo(rt: Runtime, *, seed: int = 7) -> int:
     items = [ResponseIn.model_validate(r) for r in sample_responses(now, seed=seed)]
     by_day: dict[str, list[ResponseIn]] = {}
     for item in items:
-        by_day.setdefault(item.submitted_at.date().isoformat(), []).append(item)
+        by_day.setdefault(_submitted(item).date().isoformat(), []).append(item)
     real_clock, clock = rt.clock, FixedClock(now)
     rt.clock = clock
     plan: list[tuple[datetime, int, str, int, Actor, object]] = []
     stored = 0
     try:
         for _, day_items in sorted(by_day.items()):
-            arrival = max(i.submitted_at for i in day_items) + timedelta(minutes=5)
+            arrival = max(_submitted(i) for i in day_items) + timedelta(minutes=5)
             _replay(rt, clock, plan, until=arrival)
             clock.set(arrival)
             result = ingest(rt, day_items)

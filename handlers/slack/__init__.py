@@ -22,7 +22,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.signature import SignatureVerifier
 
 from bot.delivery import Notifier
-from handlers.slack.listeners import register
+from handlers.slack.listeners import SlackDoor, register
 from handlers.slack.membership import members_lookup
 from handlers.slack.notifier import SlackNotifier, make_client
 from handlers.slack.workspace import WorkspaceBinding
@@ -65,7 +65,14 @@ _BOLT_LOG = logging.getLogger("slack_bolt.AsyncApp")
 _BOLT_LOG.addFilter(_NoTokenFromEnvironmentWarning())
 
 
-def build_bolt_app(services, *, socket_mode: bool = False) -> AsyncApp:
+class NpsbotBolt(AsyncApp):
+    """Bolt's app, with the two parts of npsbot the web server and Socket Mode reach through it."""
+
+    npsbot_workspace: WorkspaceBinding
+    npsbot_door: SlackDoor
+
+
+def build_bolt_app(services, *, socket_mode: bool = False) -> NpsbotBolt:
     """A Bolt AsyncApp with npsbot's listeners; its client talks to SLACK_API_URL."""
     settings = services.rt.settings
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
@@ -73,7 +80,7 @@ def build_bolt_app(services, *, socket_mode: bool = False) -> AsyncApp:
     # The client gets its token after construction: Bolt warns when a token and an
     # `authorize` are both given, though the notifier needs the token on the shared client.
     client = make_client(None, settings.slack_api_url)
-    app = AsyncApp(
+    app = NpsbotBolt(
         client=client,
         authorize=_authorize(token),
         signing_secret=secret,
