@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from bot import metrics, outbox
 from bot.outbox import Job
@@ -120,7 +120,7 @@ class DeliveryWorker:
         while not self._stopping:
             try:
                 delay = await self.tick()
-            except Exception:  # noqa: BLE001 - a bad tick (DB down) must not kill the worker
+            except Exception:  # a bad tick (DB down) must not kill the worker
                 log.exception("outbox.tick_failed")
                 delay = 2.0
             self._wake.clear()
@@ -197,7 +197,7 @@ class DeliveryWorker:
                 metrics.PLATFORM_ERRORS.labels(job.platform, str(exc.status or "error")).inc()
                 await asyncio.to_thread(self._failed, job, exc)
                 return
-            except Exception as exc:  # noqa: BLE001 - network errors, SDK errors: retry later
+            except Exception as exc:  # network errors, SDK errors: retry later
                 log.warning("outbox.send_error", extra={"outbox_id": job.id, "followup": job.followup_id,
                                                         "error": type(exc).__name__})
                 metrics.PLATFORM_ERRORS.labels(job.platform, type(exc).__name__).inc()
@@ -220,7 +220,7 @@ class DeliveryWorker:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             try:
                 await asyncio.to_thread(self._renew, job)
-            except Exception:  # noqa: BLE001 - the lease then simply runs its course
+            except Exception:  # the lease then simply runs its course
                 log.warning("outbox.lease_not_renewed", extra={"outbox_id": job.id})
 
     def _renew(self, job: Job) -> None:
@@ -284,7 +284,8 @@ async def _send_update(worker: DeliveryWorker, notifier: Notifier, job: Job) -> 
         # update it once it is there, or it would show the old state.
         raise DeliveryError("alert not posted yet", retry_after=1)
     if refs:
-        view = await asyncio.to_thread(worker.alert, job.followup_id)
+        # The follow-up exists (its alert was posted): the view is there.
+        view = cast(AlertView, await asyncio.to_thread(worker.alert, job.followup_id))
         for ref in refs:
             await notifier.update_alert(job.channel_id, ref, view)
     return None

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Connection, Engine, and_, case, func, insert, or_, select, update
+from sqlalchemy import Connection, CursorResult, Engine, and_, case, func, insert, or_, select, update
 from sqlmodel import Session
 
 from bot.clock import as_utc
@@ -133,13 +134,13 @@ def heads(engine: Engine, platforms: list[str], *, now: datetime, owner: str) ->
 def lease(engine: Engine, job: Job, *, owner: str, now: datetime, until: datetime) -> bool:
     """Take a pending row for `owner` unless another worker's lease on it is still running."""
     with session_scope(engine) as s:
-        return s.execute(
+        return cast(CursorResult, s.execute(
             update(Outbox)
             .where(Outbox.id == job.id, Outbox.status == OutboxStatus.PENDING,
                    or_(Outbox.lease_until.is_(None), Outbox.lease_until < now,
                        and_(Outbox.lease_owner == owner)))
             .values(lease_owner=owner, lease_until=until)
-        ).rowcount == 1
+        )).rowcount == 1
 
 
 def renew(engine: Engine, job: Job, *, owner: str, until: datetime) -> None:
@@ -182,7 +183,7 @@ def posted_refs(engine: Engine, job: Job) -> list[str]:
 def mark_sent(engine: Engine, job: Job, posted_ref: str | None, *, now: datetime) -> None:
     """Settle a delivered row (and remember where a new alert was posted)."""
     with session_scope(engine) as s:
-        if job.kind == ALERT_POST and posted_ref:
+        if job.kind == ALERT_POST and posted_ref and job.followup_id is not None:
             s.add(PostedMessage(followup_id=job.followup_id, platform=job.platform,
                                 channel_id=job.channel_id, message_ref=str(posted_ref), posted_at=now))
         s.execute(update(Outbox).where(Outbox.id == job.id).values(

@@ -91,8 +91,8 @@ def _open_detractors(session: Session, segment: str | None, active: list[Any],
     customer_arr = select(Customer.arr).where(Customer.id == f.customer_id).scalar_subquery()
     arr = func.coalesce(latest.arr, customer_arr)
     # Each value capped as the door caps it, so rows stored before the cap cannot overflow a sum.
-    arr = case((arr > MAX_ARR, MAX_ARR), else_=arr)
-    q = (select(func.count(), func.coalesce(func.sum(arr), 0.0),
+    capped = case((arr > MAX_ARR, MAX_ARR), else_=arr)
+    q = (select(func.count(), func.coalesce(func.sum(capped), 0.0),
                 func.count(case((overdue_cond, 1))))
          .select_from(f).outerjoin(latest, latest.id == f.latest_response_id).where(*active))
     if segment:
