@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from bot import logs
@@ -186,37 +186,67 @@ def import_csv(
 ) -> None:
     """Import responses from a CSV file; exit status 1 when any row was rejected."""
     from bot.app import build_runtime
-    from bot.csvimport import import_records
     from handlers.connectors.csv_presets import FORMATS, detect, records_for
 
     if format is not None and format not in FORMATS:
         err.print(f"Unknown --format {format!r}; use one of: {', '.join(FORMATS)}.")
         raise typer.Exit(2)
-    try:
-        text = file.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        err.print(f"{file} is not UTF-8 text; export the CSV as UTF-8.")
-        raise typer.Exit(2) from None
-    fmt = format or detect(text)
-    settings = _settings()
-    records, mapper = records_for(fmt, text, settings)
-    records = list(records)
-    logs.configure("WARNING")
-    rt = build_runtime(settings)
-    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task(f"Importing {file.name} ({fmt})", total=len(records))
-        summary = import_records(rt, records, mapper=mapper, progress=lambda n: progress.advance(task, n))
+    from bot.importfile import CsvFile
+
+    # Streamed: the file is read, validated and stored chunk by chunk (memory stays flat).
+    with CsvFile(file) as csv_file:
+        try:
+            fmt = format or detect(csv_file.text)
+            settings = _settings()
+            records, mapper = records_for(fmt, csv_file.text, settings)
+            logs.configure("WARNING")
+            rt = build_runtime(settings)
+            from storage.db import for_bulk_load
+
+            for_bulk_load(rt.engine)
+            summary = _import_with_progress(rt, file, fmt, csv_file, records, mapper)
+        except UnicodeDecodeError:
+            err.print(f"{file} is not UTF-8 text; export the CSV as UTF-8. Rows before the bad bytes are "
+                      "stored; importing the fixed file again stores the rest.")
+            raise typer.Exit(2) from None
     table = Table(title=f"{file.name} ({fmt})", show_header=False)
     table.add_row("accepted", str(summary.accepted))
     table.add_row("duplicates", str(summary.duplicates))
-    table.add_row("rejected", str(len(summary.rejected)))
+    table.add_row("rejected", str(summary.rejected_count))
     table.add_row("follow-ups opened", str(summary.followups_opened))
+    table.add_row("history (no follow-up)", str(summary.history))
     console.print(table)
     for rejected in summary.rejected:
         console.print(f"line {rejected.line}: {rejected.reason}", markup=False, highlight=False)
-    raise typer.Exit(1 if summary.rejected else 0)
+    if summary.rejected_unlisted:
+        console.print(f"… and {summary.rejected_unlisted} more rejected rows", markup=False, highlight=False)
+    raise typer.Exit(1 if summary.rejected_count else 0)
+
+
+def _import_with_progress(rt, file: Path, fmt: str, csv_file, records, mapper):
+    """Run the import under a progress bar: bytes of the file read, rows so far and rows/s."""
+    import time
+
+    from bot.csvimport import import_records
+
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(),
+               TextColumn("{task.fields[rows]:,} rows · {task.fields[rate]:,.0f} rows/s"), TimeRemainingColumn())
+    started, rows = time.monotonic(), 0
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(f"Importing {file.name} ({fmt})", total=csv_file.size or 1, rows=0, rate=0.0)
+
+        def advance(n: int, position: int | None = None) -> None:
+            nonlocal rows
+            rows += n
+            rate = rows / max(time.monotonic() - started, 1e-6)
+            progress.update(task, completed=csv_file.bytes_read if position is None else position, rows=rows,
+                            rate=rate)
+
+        # Read and validate in a second process while this one stores, when a core is free for it.
+        from bot.importpipe import worth_it
+
+        return import_records(rt, records, mapper=mapper, progress=advance, parallel=worth_it(),
+                              position=lambda: csv_file.bytes_read)
 
 
 @app.command()

@@ -127,6 +127,10 @@ class Settings(BaseSettings):
     # Pacing of posts per channel; Slack asks for about one message per second per channel.
     slack_post_interval: float = Field(1.0, ge=0, validation_alias="NPSBOT_SLACK_POST_INTERVAL")
     teams_post_interval: float = Field(0.2, ge=0, validation_alias="NPSBOT_TEAMS_POST_INTERVAL")
+    # History and storms (bot/livewindow.py, bot/storms.py): a detractor answer older than this on
+    # arrival is history (no follow-up); a channel gets at most this many alert posts a minute.
+    live_window_hours: float = Field(72.0, gt=0, validation_alias="NPSBOT_LIVE_WINDOW_HOURS")
+    alert_burst: int = Field(10, ge=1, validation_alias="NPSBOT_ALERT_BURST")
 
     # -- the customer loop by e-mail (issue 14; bot/mail/, handlers/mail/) --------------------------
     smtp_url: SecretStr | None = Field(None, validation_alias="NPSBOT_SMTP_URL")

@@ -2,18 +2,22 @@
 
 Each row is validated on its own: good rows are stored, bad rows are reported with their line
 number in the file (the header is line 1) and the reason. Re-importing a file stores nothing twice.
+
+The file is streamed: records are parsed one by one, validated, and stored in fixed-size chunks by
+the same set-based step as the webhooks (bot.ingest), so memory does not grow with the file.
 """
 
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
-from bot.ingest import MAX_BATCH, IngestResult, ResponseIn, ingest, validate_item
+from bot.ingest import IngestResult, ResponseIn, ingest, validate_item
 from bot.runtime import Runtime
 
 GENERIC_COLUMNS = ("id", "score", "comment", "submitted_at", "source", "customer_id", "customer_name",
@@ -30,12 +34,32 @@ class Rejected:
     reason: str
 
 
+# Rows stored per transaction: big enough that per-statement costs vanish, small enough that
+# memory stays flat and an interrupted import loses little (re-running it finishes the rest).
+CHUNK = 5000
+# Rejected rows listed with their reason; beyond this they are only counted (memory stays flat).
+MAX_LISTED_REJECTS = 10_000
+
+
 @dataclass
 class ImportSummary:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[Rejected] = field(default_factory=list)
     followups_opened: int = 0
+    # Detractors older than the live window: stored and counted, no follow-up (bot/livewindow.py).
+    history: int = 0
+    rejected_unlisted: int = 0
+
+    @property
+    def rejected_count(self) -> int:
+        return len(self.rejected) + self.rejected_unlisted
+
+    def reject(self, line: int, reason: str) -> None:
+        if len(self.rejected) < MAX_LISTED_REJECTS:
+            self.rejected.append(Rejected(line, reason))
+        else:
+            self.rejected_unlisted += 1
 
 
 @dataclass(frozen=True)
@@ -46,9 +70,13 @@ class CsvRecord:
     values: dict[str, str]
 
 
-def read_records(text: str) -> tuple[list[str], Iterator[CsvRecord]]:
-    """The header and the records of a CSV text, each with its first physical line number."""
-    reader = csv.reader(io.StringIO(text))
+def read_records(text: str | IO[str]) -> tuple[list[str], Iterator[CsvRecord]]:
+    """The header and the records of a CSV text (or text stream), each with its first line number."""
+    if isinstance(text, str):
+        text = io.StringIO(text)
+    else:
+        text.seek(0)
+    reader = csv.reader(text)
     try:
         header = [h.strip().lstrip("\ufeff") for h in next(reader)]
     except StopIteration:
@@ -67,13 +95,20 @@ def read_records(text: str) -> tuple[list[str], Iterator[CsvRecord]]:
     return header, records()
 
 
+_NUMBER_NOISE = re.compile(r"[\s,$€£¥]|USD|EUR|GBP", flags=re.IGNORECASE)
+
+
 def parse_number(value: Any) -> Any:
     """48000, "48,000", "$48,000.50", "48000 USD" -> a number; other text is returned as is."""
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int | float):
         return value
-    text = re.sub(r"[\s,$€£¥]|USD|EUR|GBP", "", str(value), flags=re.IGNORECASE)
+    try:
+        return int(value)  # the usual case, decided without the pattern below
+    except ValueError:
+        pass
+    text = _NUMBER_NOISE.sub("", str(value))
     try:
         return int(text)
     except ValueError:
@@ -83,68 +118,111 @@ def parse_number(value: Any) -> Any:
             return value
 
 
+_CUSTOMER_COLUMNS = (("customer_id", "id"), ("customer_name", "name"), ("customer_email", "email"),
+                     ("segment", "segment"), ("owner", "owner"))
+
+
 def generic_row(values: dict[str, str]) -> dict:
     """Turn a row of the generic columns into the generic JSON shape; other columns become tags."""
-    def get(name: str) -> str | None:
-        value = values.get(name)
-        return value.strip() if value and value.strip() else None
-
-    score = get("score")
-    item: dict[str, Any] = {"id": get("id"), "score": parse_number(score) if score else None}
+    # Run once per row of a million-row import: one pass over the cells, then plain look-ups.
+    clean = {}
+    for key, value in values.items():
+        if value:
+            value = value.strip()
+            if value:
+                clean[key] = value
+    item: dict[str, Any] = {}
+    if "id" in clean:
+        item["id"] = clean["id"]
+    if "score" in clean:
+        item["score"] = parse_number(clean["score"])
     for key in ("comment", "submitted_at", "source"):
-        if get(key):
-            item[key] = get(key)
-    customer = {
-        "id": get("customer_id"), "name": get("customer_name"), "email": get("customer_email"),
-        "segment": get("segment"), "owner": get("owner"),
-        "arr": parse_number(get("arr")) if get("arr") else None,
-    }
-    customer = {k: v for k, v in customer.items() if v is not None}
+        if key in clean:
+            item[key] = clean[key]
+    customer = {name: clean[column] for column, name in _CUSTOMER_COLUMNS if column in clean}
+    if "arr" in clean:
+        customer["arr"] = parse_number(clean["arr"])
     if customer:
         item["customer"] = customer
-    tags = {k: v.strip() for k, v in values.items() if k not in GENERIC_COLUMNS and v and v.strip()}
+    tags = {k: v for k, v in clean.items() if k not in GENERIC_COLUMNS}
     if tags:
         item["tags"] = tags
-    if item["id"] is None:
-        del item["id"]
-    if item["score"] is None:
-        del item["score"]
     return item
 
 
 RowMapper = Callable[[dict[str, str]], dict]
 
 
+Progress = Callable[..., None]  # progress(rows, position=None): rows done; bytes read when known
+
+
 def import_records(rt: Runtime, records: Iterable[CsvRecord], *, mapper: RowMapper = generic_row,
-                   progress: Callable[[int], None] = lambda n: None) -> ImportSummary:
-    """Validate every record, store the good ones in batches, and report the bad ones."""
-    summary = ImportSummary()
-    batch: list[ResponseIn] = []
+                   progress: Progress = lambda n, position=None: None, parallel: bool = False,
+                   position: Callable[[], int] | None = None) -> ImportSummary:
+    """Validate every record, store the good ones in chunks, and report the bad ones.
 
-    def flush() -> None:
-        if batch:
-            result: IngestResult = ingest(rt, batch)
-            summary.accepted += result.accepted
-            summary.duplicates += result.duplicates
-            summary.followups_opened += len(result.opened)
-            progress(len(batch))
-            batch.clear()
+    `parallel` (what `npsbot import` asks for) reads and validates in a second process while this
+    one stores (bot/importpipe.py); `position` then tells that process's bytes read for progress.
+    """
+    # The cyclic garbage collector would otherwise rescan every long-lived object again and again
+    # while millions of short-lived rows pass by (half the time of validation): what exists now is
+    # frozen out of its sight, and young garbage is collected once per chunk instead.
+    gc.freeze()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        if parallel:
+            from bot import importpipe
 
+            chunks = importpipe.validated_in_child(records, mapper, position)
+        else:
+            chunks = ((items, rejects, None) for items, rejects in validated_chunks(records, mapper))
+        return _store(rt, chunks, progress)
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
+Rejects = list[tuple[int, str]]
+
+
+def validated_chunks(records: Iterable[CsvRecord], mapper: RowMapper) -> Iterator[tuple[list, Rejects]]:
+    """Chunks of CHUNK records: the valid ones as ResponseIn, the others as (line, reason)."""
+    items: list[ResponseIn] = []
+    rejects: Rejects = []
     for record in records:
         try:
             raw = mapper(record.values)
         except ValueError as exc:
-            summary.rejected.append(Rejected(record.line, str(exc)))
-            progress(1)
-            continue
-        item, errors = validate_item(raw)
-        if errors:
-            reason = "; ".join(f"{FIELD_TO_COLUMN.get(e.field, e.field)} {e.message}" for e in errors)
-            summary.rejected.append(Rejected(record.line, reason))
-            progress(1)
-            continue
-        batch.append(item)
-        if len(batch) >= MAX_BATCH:
-            flush()
-    flush()
+            rejects.append((record.line, str(exc)))
+        else:
+            item, errors = validate_item(raw)
+            if errors:
+                rejects.append((record.line, "; ".join(
+                    f"{FIELD_TO_COLUMN.get(e.field, e.field)} {e.message}" for e in errors)))
+            else:
+                items.append(item)
+        if len(items) + len(rejects) >= CHUNK:
+            yield items, rejects
+            items, rejects = [], []
+    if items or rejects:
+        yield items, rejects
+
+
+def _store(rt: Runtime, chunks: Iterable[tuple[list, Rejects, int | None]], progress: Progress) -> ImportSummary:
+    summary = ImportSummary()
+    customers: dict = {}  # customers stored by earlier chunks: unchanged ones cost nothing
+    for n, (items, rejects, at) in enumerate(chunks):
+        for line, reason in rejects:
+            summary.reject(line, reason)
+        if items:
+            result: IngestResult = ingest(rt, items, customer_cache=customers)
+            summary.accepted += result.accepted
+            summary.duplicates += result.duplicates
+            summary.followups_opened += len(result.opened)
+            summary.history += result.history
+        progress(len(items) + len(rejects), at)
+        if n % 10 == 9:
+            gc.collect(1)
     return summary

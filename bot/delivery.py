@@ -26,6 +26,7 @@ from bot import metrics, outbox
 from bot.outbox import Job
 from bot.queries import alert_view
 from bot.runtime import Runtime
+from bot.storms import StormControl, is_member_ref
 from bot.views import AlertView
 from storage.db import read_scope
 
@@ -102,6 +103,7 @@ class DeliveryWorker:
         self._next_post: dict[tuple[str, str], float] = {}
         self._tasks: set[asyncio.Task] = set()
         self._stopping = False
+        self.storms = StormControl(self)  # NPSBOT_ALERT_BURST: folds alert storms into a summary
 
     # -- wiring -----------------------------------------------------------------------------
     def register(self, kind: str, sender: Sender) -> None:
@@ -232,6 +234,11 @@ class DeliveryWorker:
             raise DeliveryError(f"unknown outbox kind {job.kind!r}", permanent=True)
         return await sender(self, notifier, job)
 
+    def refs(self, job: Job) -> list[str]:
+        """Where the job's follow-up alert is posted in the job's channel (message refs, oldest first)."""
+        # A storm summary's line is no message of its own (bot/storms.py).
+        return [ref for ref in outbox.posted_refs(self.rt.engine, job) if not is_member_ref(ref)]
+
     def alert(self, followup_id: int | None) -> AlertView | None:
         """The alert of a follow-up as it stands now (None without a follow-up)."""
         if followup_id is None:
@@ -266,6 +273,8 @@ class DeliveryWorker:
 
 # -- the chat kinds' senders ----------------------------------------------------------------------
 async def _send_alert(worker: DeliveryWorker, notifier: Notifier, job: Job) -> str | None:
+    if await worker.storms.fold(notifier, job):
+        return None  # listed in the channel-minute's summary instead (bot/storms.py)
     view = await asyncio.to_thread(worker.alert, job.followup_id)
     if view is None:
         return None
@@ -278,7 +287,7 @@ async def _send_update(worker: DeliveryWorker, notifier: Notifier, job: Job) -> 
     # so this one is skipped rather than spending a rate-limited API call.
     if await asyncio.to_thread(outbox.superseded, engine, job):
         return None
-    refs = await asyncio.to_thread(outbox.posted_refs, engine, job)
+    refs = await asyncio.to_thread(worker.refs, job)
     if not refs and await asyncio.to_thread(outbox.post_pending, engine, job):
         # The alert is being posted in the other lane, rendered before this change:
         # update it once it is there, or it would show the old state.
@@ -288,11 +297,12 @@ async def _send_update(worker: DeliveryWorker, notifier: Notifier, job: Job) -> 
         view = cast(AlertView, await asyncio.to_thread(worker.alert, job.followup_id))
         for ref in refs:
             await notifier.update_alert(job.channel_id, ref, view)
+    await worker.storms.refresh(notifier, job)
     return None
 
 
 async def _send_thread_note(worker: DeliveryWorker, notifier: Notifier, job: Job) -> str | None:
-    refs = await asyncio.to_thread(outbox.posted_refs, worker.rt.engine, job)
+    refs = await asyncio.to_thread(worker.refs, job)
     if refs:
         await notifier.post_thread(job.channel_id, refs[0], (job.payload or {}).get("text", ""))
     return None
@@ -301,7 +311,7 @@ async def _send_thread_note(worker: DeliveryWorker, notifier: Notifier, job: Job
 async def _send_text(worker: DeliveryWorker, notifier: Notifier, job: Job) -> str | None:
     payload = job.payload or {}
     if payload.get("thread") and job.followup_id:
-        refs = await asyncio.to_thread(outbox.posted_refs, worker.rt.engine, job)
+        refs = await asyncio.to_thread(worker.refs, job)
         if refs:
             await notifier.post_thread(job.channel_id, refs[0], payload.get("text", ""))
             return None

@@ -69,6 +69,22 @@ class ShellNotifier:
         self._print(Text(f"↻ alert #{alert.number} in {safe(channel_id)} now shows: {status_line(alert)}",
                          style="dim"))
 
+    async def post_summary(self, channel_id: str, summary) -> str:
+        from bot.storms import summary_text
+
+        self._counter += 1
+        self.transcript.append(("summary", channel_id, summary_text(summary)))
+        self._print(Panel(Text(safe(summary_text(summary))), title=f"🌪 alert storm in {safe(channel_id)}",
+                          title_align="left", border_style="yellow"))
+        return f"m{self._counter}-{uuid.uuid4().hex[:6]}"
+
+    async def update_summary(self, channel_id: str, message_ref: str, summary) -> None:
+        from bot.storms import summary_text
+
+        self.transcript.append(("summary-update", channel_id, summary_text(summary)))
+        self._print(Text(f"↻ storm summary in {safe(channel_id)} now lists {len(summary.alerts)} follow-ups",
+                         style="dim"))
+
     async def post_thread(self, channel_id: str, message_ref: str, text: str) -> None:
         self.transcript.append(("thread", channel_id, text))
         self._print(Text(f"  ↳ {safe(text)}", style="dim"))

@@ -311,3 +311,19 @@ class Inbox(SQLModel, table=True):
     lease_until: datetime | None = Field(default=None, sa_column=utc_column())
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     done_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class AlertStorm(SQLModel, table=True):
+    """One channel-minute's summary of the new follow-ups beyond NPSBOT_ALERT_BURST (bot/storms.py).
+
+    Its follow-ups are PostedMessage rows whose message_ref is `storm:<id>:<followup id>`, so every
+    change to one of them re-renders this summary in place, as it would their own alert.
+    """
+
+    __table_args__ = (Index("ix_alertstorm_channel_started", "platform", "channel_id", "started_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=20)
+    channel_id: str = Field(max_length=300)
+    started_at: datetime = Field(sa_column=utc_column(nullable=False))
+    message_ref: str | None = Field(default=None, max_length=300)
+    updated_at: datetime = Field(sa_column=utc_column(nullable=False))

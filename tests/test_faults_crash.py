@@ -72,7 +72,9 @@ def server_env(db_url, fake, make_settings):
     env.update({"DATABASE_URL": db_url, "NPSBOT_WEBHOOK_TOKEN": TOKEN, "SLACK_BOT_TOKEN": "xoxb-test",
                 "SLACK_SIGNING_SECRET": "secret", "SLACK_API_URL": fake.api_url,
                 "NPSBOT_SLACK_POST_INTERVAL": "0.05", "NPSBOT_OUTBOX_LEASE_SECONDS": "2",
-                "NPSBOT_OUTBOX_POLL_SECONDS": "0.1"})
+                "NPSBOT_OUTBOX_POLL_SECONDS": "0.1",
+                # Every alert is posted on its own here: storm control (tests/test_storms.py) is off.
+                "NPSBOT_ALERT_BURST": "1000"})
     # Subscribe two channels through the dispatcher on the same database.
     rt = build_runtime(make_settings())
     services = build_services(rt)

@@ -182,7 +182,9 @@ def test_digest_preview_writes_the_chart_to_a_file(tmp_path):
 
 # -- 8. earlier scores are earlier --------------------------------------------------------------
 
-async def test_earlier_scores_never_list_later_answers(http, db_url, tmp_path):
+async def test_earlier_scores_never_list_later_answers(http, rt, db_url, tmp_path, monkeypatch):
+    # Answers from September and October: widen the live window so that they open follow-ups.
+    monkeypatch.setattr(rt.settings, "live_window_hours", 24 * 365)
     async def answer(rid: str, score: int, day: str) -> None:
         resp = await http.post("/webhooks/responses", json={
             "id": rid, "score": score, "submitted_at": f"2026-{day}T10:00:00Z", "customer": {"id": "cus_1"}},

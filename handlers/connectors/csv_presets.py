@@ -14,7 +14,7 @@ import hashlib
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import IO, Any
 
 from bot.config import Settings, ToolFields
 from bot.csvimport import CsvRecord, RowMapper, generic_row, read_records
@@ -28,7 +28,11 @@ FORMATS = ("generic", "delighted", "surveymonkey", "qualtrics", "typeform", "goo
 _TITLE_DEFAULTS = {"score": ("*how likely*recommend*", "*recommend*", "*nps*")}
 
 
-def _rows(text: str) -> csv.reader:
+def _rows(text: str | IO[str]) -> csv.reader:
+    # A file is streamed (`npsbot import` never holds it whole); each reader starts at its top.
+    if not isinstance(text, str):
+        text.seek(0)
+        return csv.reader(text)
     return csv.reader(io.StringIO(text.lstrip("\ufeff")))
 
 

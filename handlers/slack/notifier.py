@@ -118,6 +118,19 @@ class SlackNotifier:
         await self._call("chat.update", channel=channel_id, ts=message_ref, parse="none",
                          **alert_message(alert))
 
+    async def post_summary(self, channel_id: str, summary: Any) -> str:
+        """An alert-storm summary (bot/storms.py); returns its ts for updates in place."""
+        from handlers.slack.storm_blocks import summary_message
+
+        resp = await self._call("chat.postMessage", channel=channel_id, **summary_message(summary),
+                                unfurl_links=False, unfurl_media=False)
+        return str(resp["ts"])
+
+    async def update_summary(self, channel_id: str, message_ref: str, summary: Any) -> None:
+        from handlers.slack.storm_blocks import summary_message
+
+        await self._call("chat.update", channel=channel_id, ts=message_ref, parse="none", **summary_message(summary))
+
     async def post_thread(self, channel_id: str, message_ref: str, text: str) -> None:
         # mrkdwn=False: a thread line can quote a customer's comment or a note, whose `*` and `_`
         # must not format the message (escaping & < > only stops mentions and links).

@@ -152,6 +152,26 @@ class TeamsNotifier:
         await self._call(channel_id, lambda c, conv, ref: c.conversations.update_activity(
             conv, message_ref, self._address(activity, ref)))
 
+    async def post_summary(self, channel_id: str, summary: Any) -> str:
+        """An alert-storm summary card (bot/storms.py); returns its activity id for updates."""
+        from handlers.teams.storm_card import summary_card, summary_preview
+
+        activity = Activity(type=ActivityTypes.message, summary=summary_preview(summary),
+                            attachments=[card_attachment(summary_card(summary))])
+        response = await self._call(channel_id, lambda c, conv, ref: c.conversations.send_to_conversation(
+            conv, self._address(activity, ref)))
+        if not response or not response.id:
+            raise DeliveryError("Teams returned no message id for the storm summary")
+        return response.id
+
+    async def update_summary(self, channel_id: str, message_ref: str, summary: Any) -> None:
+        from handlers.teams.storm_card import summary_card, summary_preview
+
+        activity = Activity(type=ActivityTypes.message, id=message_ref, summary=summary_preview(summary),
+                            attachments=[card_attachment(summary_card(summary))])
+        await self._call(channel_id, lambda c, conv, ref: c.conversations.update_activity(
+            conv, message_ref, self._address(activity, ref)))
+
     async def post_thread(self, channel_id: str, message_ref: str, text: str) -> None:
         activity = Activity(type=ActivityTypes.message, text=safe(text), text_format="plain")
 

@@ -71,8 +71,10 @@ async def test_delighted_forged_or_unsigned_is_refused(http, rt, setenv):
     assert count(rt) == 0
 
 
-async def test_delighted_comment_arriving_later_fills_the_stored_response(http, rt, setenv):
+async def test_delighted_comment_arriving_later_fills_the_stored_response(http, rt, setenv, monkeypatch):
     setenv("NPSBOT_DELIGHTED_SECRET", "dl-api-key")
+    # Delighted's sample answer is from 2024: widen the live window so that it opens a follow-up.
+    monkeypatch.setattr(rt.settings, "live_window_hours", 24 * 365 * 5)
     created = fixture("delighted_survey_response_created.json")
     updated = fixture("delighted_survey_response_updated.json")
     first = await http.post("/webhooks/delighted", data=created,

@@ -1,0 +1,47 @@
+"""The two-process import (bot/importpipe.py) stores, refuses and counts exactly like the one-process one."""
+
+import io
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.csvimport import import_records, read_records
+from storage.db import read_scope
+from storage.models import FollowUp, Response
+from tests.conftest import NOW
+
+
+def export(rows: int) -> str:
+    out = io.StringIO()
+    out.write("id,score,comment,submitted_at,customer_id,segment,arr,region\n")
+    for n in range(rows):
+        age = timedelta(hours=1) if n % 1000 == 0 else timedelta(days=5 + n % 200)
+        score = "eleven" if n % 997 == 5 else n % 11
+        customer = f"live_{n}" if n % 1000 == 0 else f"cus_{n % 300}"
+        out.write(f"r{n},{score},\"said, \"\"{n}\"\"\",{(NOW - age).isoformat()},{customer},smb,\"$1,200\",EMEA\n")
+    return out.getvalue()
+
+
+def test_the_reader_process_hands_over_every_row_and_every_refusal(rt):
+    text = export(12_000)
+    _, records = read_records(io.StringIO(text))
+    seen: list[tuple[int, int | None]] = []
+    summary = import_records(rt, records, parallel=True, progress=lambda n, position=None: seen.append((n, position)),
+                             position=lambda: 42)
+    bad = [n for n in range(12_000) if n % 997 == 5]
+    assert [r.line for r in summary.rejected] == [n + 2 for n in bad]
+    assert summary.rejected[0].reason == "score must be a whole number from 0 to 10"
+    assert summary.accepted == 12_000 - len(bad)
+    detractors = [n for n in range(12_000) if n not in bad and n % 11 <= 6]
+    live = [n for n in detractors if n % 1000 == 0]
+    assert summary.history == len(detractors) - len(live)
+    assert summary.followups_opened == len(live)
+    assert sum(n for n, _ in seen) == 12_000 and {p for _, p in seen} == {42}
+    with read_scope(rt.engine) as s:
+        assert s.execute(select(func.count()).select_from(Response)).scalar_one() == summary.accepted
+        assert s.execute(select(func.count()).select_from(FollowUp)).scalar_one() == len(live)
+        row = s.execute(select(Response).where(Response.external_id == "r7")).scalar_one()
+    assert (row.comment, row.arr, row.tags) == ('said, "7"', 1200.0, {"region": "EMEA"})
+    _, records = read_records(io.StringIO(text))
+    again = import_records(rt, records)  # the one-process import: everything is a duplicate
+    assert (again.accepted, again.duplicates, len(again.rejected)) == (0, summary.accepted, len(bad))
