@@ -6,6 +6,7 @@ from __future__ import annotations
 import operator
 from datetime import UTC, datetime
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Connection, bindparam
 
@@ -29,6 +30,7 @@ def _bulk_statement(dialect) -> tuple[str, list[str], list]:
     processing, which costs more than the insert itself.
     """
     table = Response.__table__
+    dialect_insert: Any  # PostgreSQL's or SQLite's INSERT … ON CONFLICT
     if dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
@@ -36,7 +38,7 @@ def _bulk_statement(dialect) -> tuple[str, list[str], list]:
     statement = dialect_insert(table).values({c: bindparam(c) for c in RESPONSE_COLUMNS}).on_conflict_do_nothing(
         index_elements=["source", "external_id"])
     compiled = statement.compile(dialect=dialect)
-    order = list(compiled.positiontup) if dialect.positional else list(RESPONSE_COLUMNS)
+    order = list(compiled.positiontup or ()) if dialect.positional else list(RESPONSE_COLUMNS)
     converters = [(i, _fast(table.c[c].type.dialect_impl(dialect).bind_processor(dialect)))
                   for i, c in enumerate(order)]
     return str(compiled), order, [(i, conv) for i, conv in converters if conv is not None]
@@ -101,7 +103,7 @@ def _copy_insert(session: Connection, rows: list[dict]) -> None:
     """
     from psycopg.types.json import Json
 
-    raw = session.connection.dbapi_connection
+    raw: Any = session.connection.dbapi_connection  # psycopg's own connection
     with raw.cursor() as cur:
         cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS response_load ON COMMIT DELETE ROWS AS "
                     f"SELECT {_COLUMNS_SQL} FROM response WITH NO DATA")

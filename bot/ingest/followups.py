@@ -92,7 +92,7 @@ def write_followups(session: Connection, plan: Plan, now: datetime, stored: Stor
     """Carry out a plan: insert the new follow-ups, link the answers, write the audit events, queue
     the alerts (and assignments), and refresh the alerts of follow-ups that new answers joined."""
     fid_of = _insert_followups(session, plan)
-    subs = session.execute(select(*Subscription.__table__.c).where(Subscription.alerts)).all()
+    subs = list(session.execute(select(*Subscription.__table__.c).where(Subscription.alerts)).all())
     events: list[dict] = []
     links, posts, matched = _opened(plan, fid_of, subs, now, stored, events, settings)
     latest, joined_rows = _joined(plan, fid_of, stored, links, events, now)
@@ -132,7 +132,7 @@ def _insert_followups(session: Connection, plan: Plan) -> dict[int, int]:
     return {rid: fid for fid, rid in returned}
 
 
-def _opened(plan: Plan, fid_of: dict[int, int], subs: list, now: datetime, stored: Stored, events: list[dict],
+def _opened(plan: Plan, fid_of: dict[int, int], subs: list[Any], now: datetime, stored: Stored, events: list[dict],
             settings: Any) -> tuple[list[dict], list[dict], dict[int, list]]:
     """Links, audit events and alert posts of the follow-ups just opened, and the channels each
     alert goes to (for assignment)."""

@@ -119,7 +119,8 @@ class GroupCommit:
 
     async def _drain(self) -> None:
         while self._queue:
-            group, size = [], 0
+            group: list[tuple[list[ResponseIn], asyncio.Future]] = []
+            size = 0
             while self._queue and (not group or size + len(self._queue[0][0]) <= MAX_BATCH):
                 items, future = self._queue.pop(0)
                 group.append((items, future))

@@ -4,6 +4,7 @@ pydantic's errors to `FieldError`s that name each field in our own words."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -124,7 +125,7 @@ _MESSAGES = {
 }
 
 
-def _error_message(err: dict) -> str:
+def _error_message(err: Mapping[str, Any]) -> str:
     kind = err["type"]
     if kind == "value_error":
         return str(err["ctx"]["error"])

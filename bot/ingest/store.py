@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
@@ -37,6 +38,7 @@ class Stored:
 @cache
 def _statements(dialect: str) -> SimpleNamespace:
     """The ingest statements, built once per dialect: building them costs more than running them."""
+    dialect_insert: Any  # PostgreSQL's or SQLite's INSERT … ON CONFLICT
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
@@ -122,7 +124,8 @@ def _upsert_customers(conn: Connection, sql: SimpleNamespace, items: list[Respon
         if not latest:
             return out
     known = {row.external_id: row for row in conn.execute(sql.find_customers, {"ids": _padded(list(latest))})}
-    new_rows, changed = [], []
+    new_rows: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
     for ext, values in latest.items():
         row = known.get(ext)
         if row is None:
