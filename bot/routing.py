@@ -16,9 +16,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.commands import Command, Verb, _number, parse_mention
-from bot.config import Settings
 from bot.errors import CommandError, NpsError
-from bot.themes import classify_text, load_themes
+from bot.theme_service import themes_in_force
 from storage.db import read_scope, session_scope
 from storage.models import Subscription
 
@@ -30,18 +29,6 @@ _DURATION = re.compile(r"^(\d{1,5})([mhd])$")
 _SLACK_CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|([^>]*))?>$")
 _TEAMS_CHANNEL = re.compile(r"^<@(19:[^|>]+)(?:\|([^>]*))?>$|^(19:\S+)$")
 MAX_DUTY = 20
-
-
-def theme_of(comment: str | None, settings: Settings) -> str | None:
-    """The theme a follow-up's comment is routed by (the first keyword theme that fits).
-
-    The one place routing asks for a theme: when follow-ups carry a stored, model-assigned theme,
-    repoint this function to it.
-    """
-    if not comment:
-        return None
-    names = classify_text(comment, load_themes(settings.themes_file))
-    return names[0] if names else None
 
 
 # -- parsing ------------------------------------------------------------------------------------
@@ -202,8 +189,10 @@ class FilterWords:
 
 
 # -- the channel's filter (service) -------------------------------------------------------------
-def _known_theme(name: str, settings: Settings) -> str:
-    names = [t.name for t in load_themes(settings.themes_file)]
+def _known_theme(name: str, rt) -> str:
+    """A theme in force (the theme file's and those added from digests), by its name."""
+    with read_scope(rt.engine) as s:
+        names = [t.name for t in themes_in_force(s, rt.settings)]
     for known in names:
         if known.lower() == name.lower():
             return known
@@ -216,7 +205,7 @@ def subscribe(rt, place, actor, c: Command) -> str:
 
     require_admin(rt, actor)
     extra = c.extra or {}
-    theme = _known_theme(extra["theme"], rt.settings) if extra.get("theme") else None
+    theme = _known_theme(extra["theme"], rt) if extra.get("theme") else None
     now = rt.clock.now()
     with session_scope(rt.engine) as session:
         sub = _subscription(session, place, rt, actor)

@@ -111,6 +111,8 @@ class StormControl:
         """
         if not self.supported(notifier) or job.followup_id is None:
             return False
+        if (job.payload or {}).get("escalated"):
+            return False  # an escalation is posted whole, once, whatever the channel's minute
         storm_id = await asyncio.to_thread(self._fold, job)
         if storm_id is None:
             return False

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from bot import outbox, rotation
-from bot.routing import theme_of
 from storage.models import Event, FollowUp, Response, Status, Subscription
 
 if TYPE_CHECKING:
@@ -94,7 +93,7 @@ def write_followups(session: Connection, plan: Plan, now: datetime, stored: Stor
     fid_of = _insert_followups(session, plan)
     subs = list(session.execute(select(*Subscription.__table__.c).where(Subscription.alerts)).all())
     events: list[dict] = []
-    links, posts, matched = _opened(plan, fid_of, subs, now, stored, events, settings)
+    links, posts, matched = _opened(plan, fid_of, subs, now, stored, events)
     latest, joined_rows = _joined(plan, fid_of, stored, links, events, now)
     session.execute(
         update(Response.__table__).where(Response.__table__.c.id == bindparam("rid"))
@@ -132,13 +131,12 @@ def _insert_followups(session: Connection, plan: Plan) -> dict[int, int]:
     return {rid: fid for fid, rid in returned}
 
 
-def _opened(plan: Plan, fid_of: dict[int, int], subs: list[Any], now: datetime, stored: Stored, events: list[dict],
-            settings: Any) -> tuple[list[dict], list[dict], dict[int, list]]:
+def _opened(plan: Plan, fid_of: dict[int, int], subs: list[Any], now: datetime, stored: Stored,
+            events: list[dict]) -> tuple[list[dict], list[dict], dict[int, list]]:
     """Links, audit events and alert posts of the follow-ups just opened, and the channels each
     alert goes to (for assignment)."""
     links, posts = [], []
     matched: dict[int, list] = {}
-    themed = any(sub.theme for sub in subs)  # classify comments only when a filter asks for a theme
     for rid, o in plan.opening.items():
         fid = fid_of[rid]
         stored.opened[(o["_row"]["source"], o["_row"]["external_id"])] = fid
@@ -147,7 +145,7 @@ def _opened(plan: Plan, fid_of: dict[int, int], subs: list[Any], now: datetime, 
         events.append({"at": now, **SYSTEM, "followup_id": fid, "action": "opened", "text": response_line(r)})
         matched[fid] = outbox.matching_subscriptions(subs, score=r["score"], segment=r["segment"], arr=r["arr"],
                                                      tags=r["tags"],
-                                                     theme=theme_of(r["comment"], settings) if themed else None)
+                                                     theme=r.get("theme"))  # the model's (bot.ingest.store)
         for sub in matched[fid]:
             posts.append(outbox.row(platform=sub.platform, channel_id=sub.channel_id, kind=outbox.ALERT_POST,
                                     now=now, followup_id=fid))

@@ -74,3 +74,23 @@ async def test_after_the_minute_alerts_flow_again_and_reminders_are_never_folded
     await slack.services.worker.drain(timeout=20)
     texts = [p["text"] for p in slack.fake.ok_calls("chat.postMessage") if p["text"].startswith("reminder")]
     assert len(texts) == 12
+
+
+async def test_an_escalation_is_posted_whole_even_into_a_channel_in_a_storm(slack, clock):
+    from bot.escalation import escalate_due
+
+    await slack.subscribe("C0CA5")
+    await slack.subscribe("C0ESC")  # the leads' channel gets every alert too
+    resp, key = await slack.command("escalate to <#C0ESC|cx-leads> after 24h", channel="C0CA5")
+    assert resp.status == 200
+    await slack.fake.wait_response(key)
+    await slack.ingest(*detractors(1, prefix="old"))
+    await slack.services.worker.drain(timeout=20)
+    clock.advance(hours=25)
+    await slack.ingest(*detractors(15))  # a storm in both channels, this minute
+    await slack.services.worker.drain(timeout=20)
+    assert len(top_level_posts(slack, "C0ESC")) == 1 + 11
+    assert escalate_due(slack.rt) == 1
+    await slack.services.worker.drain(timeout=20)
+    escalated = [p for p in top_level_posts(slack, "C0ESC") if "escalated" in str(p["blocks"])]
+    assert len(escalated) == 1 and "nps_claim" in str(escalated[0]["blocks"])
