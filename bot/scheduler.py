@@ -206,6 +206,7 @@ class Leadership:
                 self._drop()
         try:
             if self._conn is None:
+                assert self._lock_engine is not None  # made whenever self.postgres
                 self._conn = self._lock_engine.connect()
             got = bool(self._conn.execute(select(func.pg_try_advisory_lock(LOCK_KEY))).scalar_one())
             self._conn.commit()
