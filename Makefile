@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test test-sqlite test-postgres lint serve bench clean imap imap-stop
+.PHONY: demo test test-sqlite test-postgres lint typecheck serve bench clean imap imap-stop
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ test: $(BIN)/.installed lint test-sqlite test-postgres
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+
+# mypy with the pydantic plugin and scripts/mypy_sqlmodel.py; config in pyproject.toml [tool.mypy].
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
 
 test-sqlite: $(BIN)/.installed
 	@echo "== npsbot test suite on SQLite =="

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.nps import MIN_RESPONSES, NpsSummary, compare
-from bot.wording import signed_change
+from bot.wording import SIGNIFICANT, WITHIN_MARGIN, day, signed_change
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class WeekPoint:
 def _label(end: datetime) -> str:
     # The label is the week's last day, which is the day before its exclusive end.
     last = end - timedelta(seconds=1)
-    return last.strftime("%b %d").replace(" 0", " ")
+    return day(last)
 
 
 def trend_headline(points: Sequence[WeekPoint]) -> tuple[str, str] | None:
@@ -57,8 +57,8 @@ def trend_headline(points: Sequence[WeekPoint]) -> tuple[str, str] | None:
     delta = change.delta or 0.0
     span = f"{signed_change(delta)} since the week of {_label(first.end)}"
     if not change.significant:
-        return f"{span}: within the margin of error", MUTED
-    return f"{span}: significant", GOOD if delta > 0 else BAD
+        return f"{span}: {WITHIN_MARGIN}", MUTED
+    return f"{span}: {SIGNIFICANT}", GOOD if delta > 0 else BAD
 
 
 def render_trend(points: Sequence[WeekPoint], *, title: str = "Weekly NPS, last 12 weeks") -> bytes | None:
@@ -67,7 +67,7 @@ def render_trend(points: Sequence[WeekPoint], *, title: str = "Weekly NPS, last 
         return None
     try:
         return _draw(points, title)
-    except Exception:  # noqa: BLE001 - the text digest must stand alone if the chart cannot be drawn
+    except Exception:  # the text digest must stand alone if the chart cannot be drawn
         log.exception("chart.failed")
         return None
 

@@ -10,6 +10,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import CommandError
@@ -92,7 +93,7 @@ class Command:
     weekday: str | None = None
     time: str | None = None
     timezone: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # Slack `<@U123|name>`; Teams mentions arrive as `<@29:1abc…|name>` or an Entra object id.
@@ -198,8 +199,8 @@ def parse_command(text: str) -> Command:
             except ValueError:
                 # Without a known outcome word, everything after the number is the note.
                 pass
-        note = " ".join(note_parts).strip() or None
-        return Command(Verb.CLOSE, number=number, outcome=outcome, text=note,
+        close_note = " ".join(note_parts).strip() or None
+        return Command(Verb.CLOSE, number=number, outcome=outcome, text=close_note,
                        extra={"cause": cause} if cause else {})
     if word in ("duty", "escalate", "snooze") or (word == "subscribe" and (
             not tokens or tokens[0].lower() == "alerts")):

@@ -8,8 +8,6 @@ nested per tool: `NPSBOT_TYPEFORM_SECRET` is `Settings.typeform.secret`,
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -255,7 +253,3 @@ def variable_names() -> list[str]:
             names.append(str(first))
     return names
 
-
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()

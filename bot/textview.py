@@ -7,7 +7,6 @@ replaced so a comment cannot rewrite a terminal or a log line.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.commands import Verb
@@ -21,7 +20,9 @@ from bot.views import (
     Notice,
     ScoreView,
 )
-from bot.wording import counted, signed_change
+from bot.wording import UNKNOWN_CUSTOMER, counted, insufficient_data, signed_change, verdict
+from bot.wording import day as day
+from bot.wording import timestamp as when
 
 if TYPE_CHECKING:
     from bot.digest.views import DigestView
@@ -32,7 +33,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # word joiner and the BOM. Shown as their code, like control characters.
 _INVISIBLE = re.compile("[\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 CATEGORY_ICON = {"detractor": "🔴", "passive": "🟡", "promoter": "🟢"}
-STATUS_WORD = {"open": "OPEN", "claimed": "CLAIMED", "closed": "CLOSED"}
 
 
 def safe(text: str | None) -> str:
@@ -51,14 +51,6 @@ def money(value: float | None) -> str:
     if value >= 1_000:
         return f"${value / 1_000:.0f}k"
     return f"${value:,.0f}"
-
-
-def when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
-
-
-def day(value: datetime) -> str:
-    return value.strftime("%b %d").replace(" 0", " ")
 
 
 def status_line(a: AlertView) -> str:
@@ -81,7 +73,7 @@ def routing_marks(a: AlertView) -> str:
 
 def customer_line(a: AlertView) -> str:
     c = a.customer
-    parts = [safe(c.label) if c else "Unknown customer"]
+    parts = [safe(c.label) if c else UNKNOWN_CUSTOMER]
     if c and c.email:
         parts.append(safe(c.email))
     parts.append(f"segment {safe(a.segment) or '—'}")
@@ -133,7 +125,7 @@ def list_text(v: FollowUpList) -> str:
         return v.empty_text
     lines = [f"{v.title} ({v.total})"]
     for a in v.items:
-        who = safe(a.customer.label) if a.customer else "Unknown customer"
+        who = safe(a.customer.label) if a.customer else UNKNOWN_CUSTOMER
         lines.append(f"  #{a.number}  {a.score}/10  {who} — {status_line(a)}")
         if a.comment:
             comment = safe(a.comment)
@@ -162,15 +154,14 @@ def score_text(v: ScoreView) -> str:
     if c.margin is not None:
         head += f" ±{c.margin:.0f}"
     if c.insufficient:
-        head += f" (insufficient data: {counted(c.n, 'response')}, 30 needed)"
+        head += f" ({insufficient_data(c.n)})"
     lines = [head, f"{counted(c.n, 'response')} · {counted(c.promoters, 'promoter')} · "
              f"{counted(c.passives, 'passive')} · {counted(c.detractors, 'detractor')}"]
     ch = v.change
     if ch.delta is None:
         lines.append(f"Change vs the {v.period_days} days before: no earlier responses to compare.")
     else:
-        verdict = "significant" if ch.significant else "within the margin of error"
-        lines.append(f"Change vs the {v.period_days} days before: {signed_change(ch.delta)} ({verdict}; "
+        lines.append(f"Change vs the {v.period_days} days before: {signed_change(ch.delta)} ({verdict(ch)}; "
                      f"previous {format_nps(v.previous.nps)} from {counted(v.previous.n, 'response')})")
     return "\n".join(lines)
 

@@ -148,7 +148,7 @@ class Visibility:
                 return hit[1]
         try:
             found = self._lookups[platform](channel_id)
-        except Exception as exc:  # noqa: BLE001 - any failure: refuse, never guess
+        except Exception as exc:  # any failure: refuse, never guess
             log.warning("visibility.members_unavailable", extra={"channel": channel_id, "error": type(exc).__name__})
             raise MembershipUnavailable("I couldn't check which channels you are in just now; try again in a "
                                         "minute, or ask from the channel where the alert was posted.") from None

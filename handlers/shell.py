@@ -113,7 +113,6 @@ class Shell:
         self.console = console
         self.actor = Actor(PLATFORM, user, user)
         self.place = Place(PLATFORM, channel)
-        self._seq = 0
 
     def say(self, text: str, style: str | None = None) -> None:
         # Everything printed may echo what someone typed or a customer wrote: neutralise control
@@ -188,7 +187,6 @@ class Shell:
         if not tokens:
             self.say("Usage: \\respond SCORE [customer=ID] [segment=S] [arr=N] [comment words…]", "yellow")
             return
-        self._seq += 1
         item: dict = {"id": f"shell-{uuid.uuid4().hex[:10]}", "source": "shell",
                       "score": int(tokens[0]) if tokens[0].lstrip("-").isdigit() else tokens[0]}
         customer: dict = {}
@@ -205,7 +203,7 @@ class Shell:
         if words:
             item["comment"] = " ".join(words)
         valid, errors = validate_item(item)
-        if errors:
+        if errors or valid is None:
             self.say("⚠ " + "; ".join(f"{e.field} {e.message}" for e in errors), "yellow")
             return
         result = await asyncio.to_thread(ingest, self.services.rt, [valid])

@@ -45,7 +45,7 @@ def _pg_status() -> str | None:
                 conn.execute(text("SELECT 1"))
             engine.dispose()
             _pg_checked.append(None)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             where = make_url(PG_ADMIN_URL)
             _pg_checked.append(f"PostgreSQL at {where.host}:{where.port or 5432}/{where.database} is not "
                                f"reachable ({type(exc).__name__}; set NPSBOT_TEST_PG_ADMIN to another address)")

@@ -73,7 +73,7 @@ async def test_claims_acknowledged_before_kill_9_are_applied_after_restart(make_
         assert before < CLICKS, "every claim was applied before the kill: nothing left to test"
 
         server = start_server(env, port)
-        for _ in range(150):
+        for _ in range(600):
             if claimed(settings) == CLICKS:
                 break
             await asyncio.sleep(0.1)

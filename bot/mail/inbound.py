@@ -134,7 +134,7 @@ def strip_quotes(text: str) -> str:
         mail = _reply_parser().read(text=text)
         reply = mail.replies[0] if mail.replies else None
         cleaned = (reply.body or reply.content).strip() if reply else text
-    except Exception:  # noqa: BLE001 - a parser bug must not lose a customer's reply
+    except Exception:  # a parser bug must not lose a customer's reply
         log.warning("mail.strip_failed")
         cleaned = text
     # Belt and braces: drop any `>` quoted lines the parser left and the `-- ` signature.

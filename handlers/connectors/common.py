@@ -14,7 +14,7 @@ import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -122,7 +122,7 @@ def parse_datetime(value: Any, tz: str | None = None) -> datetime | None:
         except (OverflowError, OSError, ValueError):
             raise ValueError(f"timestamp {value!r} is out of range") from None
     text = str(value).strip()
-    offset = None
+    offset: tzinfo | None = None
     m = _GMT.search(text)
     if m:
         sign = 1 if m.group(1) == "+" else -1
@@ -203,6 +203,7 @@ def build(tool: str, response_id: Any, values: Mapping[str, Any], *, config: Too
     used: set[str] = set()
     for key in KEYS:
         configured = config.field_names(key)
+        hit: tuple[str, Any] | None
         if key in fixed and not configured:
             hit = fixed[key]
         else:

@@ -28,7 +28,7 @@ FORMATS = ("generic", "delighted", "surveymonkey", "qualtrics", "typeform", "goo
 _TITLE_DEFAULTS = {"score": ("*how likely*recommend*", "*recommend*", "*nps*")}
 
 
-def _rows(text: str | IO[str]) -> csv.reader:
+def _rows(text: str | IO[str]) -> Any:  # csv.reader: an iterator of rows with `line_num`
     # A file is streamed (`npsbot import` never holds it whole); each reader starts at its top.
     if not isinstance(text, str):
         text.seek(0)
@@ -262,5 +262,5 @@ def _google_forms(text: str, config: ToolFields) -> tuple[Iterable[CsvRecord], R
     return records, mapper
 
 
-_PRESETS = {"generic": _generic, "delighted": _delighted, "surveymonkey": _surveymonkey,
+_PRESETS: dict[str, Callable[..., Any]] = {"generic": _generic, "delighted": _delighted, "surveymonkey": _surveymonkey,
             "qualtrics": _qualtrics, "typeform": _typeform, "google-forms": _google_forms}

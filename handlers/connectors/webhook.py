@@ -134,7 +134,8 @@ def handler(connector: Connector) -> Callable[[web.Request], Awaitable[web.Respo
             return web.json_response({"accepted": 0, "duplicates": 0, "ignored": found.reason})
         if found.errors:
             return error(422, found.errors)
-        items, errors = [], []
+        items: list[ResponseIn] = []
+        errors: list[FieldError] = []
         many = len(found.mapped) > 1
         for index, mapped in enumerate(found.mapped):
             item, item_errors = validate_item(mapped.item, index if many else None)

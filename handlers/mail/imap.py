@@ -114,7 +114,7 @@ class ImapPoller:
                 await self.wait_for_mail()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - a dropped connection or a bad server: reconnect
+            except Exception as exc:  # a dropped connection or a bad server: reconnect
                 log.warning("imap.reconnect", extra={"error": type(exc).__name__, "in_seconds": backoff})
                 await self.close()
                 await asyncio.sleep(backoff)

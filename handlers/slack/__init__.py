@@ -135,7 +135,7 @@ def mount(app: web.Application, services) -> Notifier:
                                      status=400 if signed else 401)
         try:
             bolt_response = await bolt.async_dispatch(bolt_request)
-        except Exception:  # noqa: BLE001 - listener errors are Bolt's; what escapes is a malformed payload
+        except Exception:  # listener errors are Bolt's; what escapes is a malformed payload
             log.warning("slack.malformed_request", exc_info=True)
             return web.json_response({"error": "malformed request"}, status=400)
         return await to_aiohttp_response(bolt_response)

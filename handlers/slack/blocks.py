@@ -8,10 +8,10 @@ characters (`*bold*`, `_x_`, `~x~`) show literally. Only our own words go into `
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from bot.command_inputs import slack_action_id
 from bot.commands import Verb
 from bot.textview import (
     CATEGORY_ICON,
@@ -34,7 +34,7 @@ from bot.views import (
     Notice,
     ScoreView,
 )
-from storage.models import Outcome
+from bot.wording import customer_name
 
 # Slack's limits (docs.slack.dev Block Kit reference); we stay a little under them.
 TEXT_MAX = 2900          # section / plain_text text: 3000
@@ -44,18 +44,10 @@ FALLBACK_MAX = 3000      # top-level `text`: 4000 recommended
 MESSAGE_BLOCKS = 50
 VIEW_BLOCKS = 100
 
-ACTION_IDS = {Verb.CLAIM: "nps_claim", Verb.NOTE: "nps_note", Verb.CLOSE: "nps_close",
-              Verb.REOPEN: "nps_reopen", Verb.EMAIL: "nps_email"}
+ACTION_IDS = {v: slack_action_id(v) for v in (Verb.CLAIM, Verb.NOTE, Verb.CLOSE, Verb.REOPEN, Verb.EMAIL)}
 NOTE_CALLBACK = "nps_note"
 CLOSE_CALLBACK = "nps_close"
 EMAIL_CALLBACK = "nps_email"
-OUTCOME_LABELS = {
-    Outcome.RESOLVED: "Resolved",
-    Outcome.RECOVERED: "Recovered (customer won back)",
-    Outcome.UNREACHABLE: "Unreachable",
-    Outcome.CHURNED: "Churned",
-    Outcome.NO_ACTION: "No action needed",
-}
 _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
@@ -86,22 +78,23 @@ def inert(text: str | None) -> str:
     return escape(text).translate(_MRKDWN_LOOKALIKES)
 
 
-def plain(text: str, *, emoji: bool = True) -> dict:
+def plain(text: str, *, emoji: bool = True, limit: int = TEXT_MAX) -> dict:
     """A plain_text object for text that may hold customer words (escaped, clipped, never parsed)."""
-    return {"type": "plain_text", "text": clip(escape(text), TEXT_MAX) or " ", "emoji": emoji}
+    return {"type": "plain_text", "text": clip(escape(text), limit) or " ", "emoji": emoji}
 
 
-def mrkdwn(text: str) -> dict:
+def mrkdwn(text: str, limit: int = TEXT_MAX) -> dict:
     """A mrkdwn object for our own sentences; callers escape anything that is not ours."""
-    return {"type": "mrkdwn", "text": clip(text, TEXT_MAX) or " ", "verbatim": True}
+    return {"type": "mrkdwn", "text": clip(text, limit) or " ", "verbatim": True}
 
 
-def section(text: dict, **extra: Any) -> dict:
-    return {"type": "section", "text": text, **extra}
+def section(text: dict | None = None, **extra: Any) -> dict:
+    """A section with text, or only `fields` (the digest's headline figures)."""
+    return {"type": "section", **({"text": text} if text is not None else {}), **extra}
 
 
 def context(*texts: dict) -> dict:
-    return {"type": "context", "elements": list(texts)}
+    return {"type": "context", "elements": list(texts)[:10]}  # Slack's limit: 10 elements
 
 
 def header(text: str) -> dict:
@@ -159,7 +152,7 @@ def earlier(a: AlertView) -> str:
 
 def alert_fields(a: AlertView) -> list[dict]:
     c = a.customer
-    customer = (c.label if c else "Unknown customer") + (f" · {c.email}" if c and c.email else "")
+    customer = customer_name(c) + (f" · {c.email}" if c and c.email else "")
     fields = [
         f"Customer: {customer}",
         f"Segment: {a.segment or '—'}",
@@ -217,8 +210,9 @@ def alert_blocks(a: AlertView, *, with_actions: bool = True) -> list[dict]:
             state.append(mrkdwn(overdue.removeprefix(" ")))
     if a.response_count > 1:
         state.append(mrkdwn(f"{a.response_count} answers in this follow-up"))
-    if owner_mention(a):
-        state.append(owner_mention(a))
+    mention = owner_mention(a)
+    if mention:
+        state.append(mention)
     if loop_line(a):
         state.append(mrkdwn(escape(loop_line(a))))
     blocks.append(context(*state))
@@ -231,7 +225,7 @@ def alert_blocks(a: AlertView, *, with_actions: bool = True) -> list[dict]:
 
 def alert_fallback(a: AlertView) -> str:
     """Notification text: no comment (it may be long or private), no mrkdwn from customers."""
-    who = a.customer.label if a.customer else "Unknown customer"
+    who = customer_name(a.customer)
     return clip(f"{escape(headline(a))} · {inert(who)} · {inert(status_line(a))}", FALLBACK_MAX)
 
 
@@ -255,7 +249,7 @@ def help_blocks(v: HelpView, command: str = "/nps") -> list[dict]:
 
 
 def item_text(a: AlertView) -> str:
-    who = a.customer.label if a.customer else "Unknown customer"
+    who = customer_name(a.customer)
     line = f"#{a.number} · {a.score}/10 · {who} · {status_line(a)}"
     if a.comment:
         line += f"\n“{clip(a.comment, 150)}”"
@@ -357,95 +351,11 @@ def home_view(v: HomeView, notice: Notice | None = None) -> dict:
     return {"type": "home", "blocks": home_blocks(v, notice)}
 
 
-# -- modals ---------------------------------------------------------------------------------
-def _meta(number: int, channel: str | None, home: bool) -> str:
-    return json.dumps({"n": number, "c": channel, "home": home}, separators=(",", ":"))
-
-
-def parse_meta(raw: str | None) -> dict:
-    """The follow-up number and where the modal was opened from; {} when unreadable."""
-    try:
-        meta = json.loads(raw or "")
-    except ValueError:
-        return {}
-    if not isinstance(meta, dict) or not isinstance(meta.get("n"), int):
-        return {}
-    return meta
-
-
-def _note_input(optional: bool, label: str) -> dict:
-    return {
-        "type": "input", "block_id": "note", "optional": optional,
-        "label": {"type": "plain_text", "text": label},
-        "element": {"type": "plain_text_input", "action_id": "text", "multiline": True, "max_length": 3000},
-    }
-
-
-def note_modal(number: int, *, channel: str | None, home: bool = False) -> dict:
-    return {
-        "type": "modal", "callback_id": NOTE_CALLBACK, "private_metadata": _meta(number, channel, home),
-        "title": {"type": "plain_text", "text": f"Note on #{number}"[:24]},
-        "submit": {"type": "plain_text", "text": "Add note"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [_note_input(False, "What happened?")],
-    }
-
-
-def close_modal(number: int, *, channel: str | None, home: bool = False, causes: tuple[str, ...] = (),
-                cause: str | None = None) -> dict:
-    options = [{"text": {"type": "plain_text", "text": label}, "value": o.value}
-               for o, label in OUTCOME_LABELS.items()]
-    return {
-        "type": "modal", "callback_id": CLOSE_CALLBACK, "private_metadata": _meta(number, channel, home),
-        "title": {"type": "plain_text", "text": f"Close #{number}"[:24]},
-        "submit": {"type": "plain_text", "text": "Close"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {"type": "input", "block_id": "outcome", "label": {"type": "plain_text", "text": "Outcome"},
-             "element": {"type": "static_select", "action_id": "value", "options": options,
-                         "initial_option": options[0]}},
-            _note_input(True, "Note (optional)"),
-        ] + cause_input(causes, cause),
-    }
-
-
-def cause_input(causes: tuple[str, ...], cause: str | None) -> list[dict]:
-    """The close modal's cause: the themes, prefilled with the follow-up's theme."""
-    from handlers.slack.theme_blocks import theme_option
-
-    if not causes:
-        return []
-    options = [theme_option(name, name) for name in causes[:100]]
-    element: dict = {"type": "static_select", "action_id": "value", "options": options}
-    if cause in causes[:100]:
-        element["initial_option"] = theme_option(cause, cause)
-    return [{"type": "input", "block_id": "cause", "optional": True,
-             "label": {"type": "plain_text", "text": "Cause"}, "element": element}]
-
-
-def email_modal(number: int, *, channel: str | None, home: bool = False) -> dict:
-    """Email customer: the text is prefilled and editable; the reply comes back to the thread."""
-    text_input = _note_input(False, "Your e-mail to the customer")
-    from bot.mail.compose import EMAIL_PREFILL
-
-    text_input["element"]["initial_value"] = EMAIL_PREFILL
-    text_input["hint"] = {"type": "plain_text",
-                          "text": "Sent from the team's address; the customer's reply appears in the alert's thread."}
-    return {
-        "type": "modal", "callback_id": EMAIL_CALLBACK, "private_metadata": _meta(number, channel, home),
-        "title": {"type": "plain_text", "text": f"Email #{number}"[:24]},
-        "submit": {"type": "plain_text", "text": "Send"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [text_input],
-    }
-
-
 def thread_text(text: str) -> str:
     """A thread line (our sentence around staff or customer words): escaped, never parsed."""
     return clip(escape(text), FALLBACK_MAX)
 
 
 __all__ = [
-    "alert_blocks", "alert_fallback", "alert_message", "close_modal", "escape", "home_view",
-    "note_modal", "parse_meta", "reply_message", "thread_text",
+    "alert_blocks", "alert_fallback", "alert_message", "escape", "home_view", "reply_message", "thread_text",
 ]

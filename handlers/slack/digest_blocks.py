@@ -8,41 +8,14 @@ block: the notifier uploads `digest.chart_png` with files_upload_v2 after postin
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.digest import RECOVERED_MEANS, DigestView, duration, overdue_text, segment_figure
 from bot.nps import format_nps
 from bot.textview import money
-from bot.wording import counted, signed_change
+from bot.wording import counted, insufficient_data, signed_change, verdict
 from handlers.slack import theme_blocks
-from handlers.slack.blocks import FIELD_MAX, HEADER_MAX, MESSAGE_BLOCKS, TEXT_MAX, clip, escape
+from handlers.slack.blocks import FIELD_MAX, HEADER_MAX, MESSAGE_BLOCKS, clip, context, escape, mrkdwn, plain, section
 
 SEGMENT_FIELDS = 10  # a section holds at most 10 fields
-
-
-def _plain(text: str) -> dict:
-    return {"type": "plain_text", "text": clip(escape(text), TEXT_MAX) or " ", "emoji": True}
-
-
-def _field_plain(text: str) -> dict:
-    return {"type": "plain_text", "text": clip(escape(text), FIELD_MAX) or " ", "emoji": True}
-
-
-def _md(text: str, limit: int = TEXT_MAX) -> dict:
-    return {"type": "mrkdwn", "text": clip(text, limit) or " ", "verbatim": True}
-
-
-def _section(text: dict | None = None, fields: list[dict] | None = None) -> dict:
-    block: dict[str, Any] = {"type": "section"}
-    if text is not None:
-        block["text"] = text
-    if fields:
-        block["fields"] = fields
-    return block
-
-
-def _context(*elements: dict) -> dict:
-    return {"type": "context", "elements": list(elements)[:10]}
 
 
 DIVIDER = {"type": "divider"}
@@ -52,20 +25,20 @@ def _headline_fields(d) -> list[dict]:
     c = d.current
     nps = format_nps(c.nps) + (f" {d.margin_text}" if d.margin_text else "")
     if c.insufficient:
-        nps += f"  _(insufficient data: {counted(c.n, 'response', thousands=True)})_"
+        nps += f"  _({insufficient_data(c.n, thousands=True)})_"
     ch = d.change
     if ch.delta is None:
         change = "no responses the week before"
     else:
-        verdict = ":chart_with_upwards_trend: significant" if ch.significant and ch.delta > 0 else \
-            ":chart_with_downwards_trend: significant" if ch.significant else "within the margin of error"
+        trend = "" if not ch.significant else ":chart_with_upwards_trend: " if ch.delta > 0 else \
+            ":chart_with_downwards_trend: "
         change = (f"{signed_change(ch.delta)} vs {format_nps(d.previous.nps)} "
-                  f"({counted(d.previous.n, 'response', thousands=True)}) · {verdict}")
+                  f"({counted(d.previous.n, 'response', thousands=True)}) · {trend}{verdict(ch)}")
     return [
-        _md(f"*NPS*\n{nps}", FIELD_MAX),
-        _md(f"*Change*\n{change}", FIELD_MAX),
-        _md(f"*Responses*\n{c.n:,}", FIELD_MAX),
-        _md(f"*Promoters · passives · detractors*\n{c.promoters:,} · {c.passives:,} · {c.detractors:,}",
+        mrkdwn(f"*NPS*\n{nps}", FIELD_MAX),
+        mrkdwn(f"*Change*\n{change}", FIELD_MAX),
+        mrkdwn(f"*Responses*\n{c.n:,}", FIELD_MAX),
+        mrkdwn(f"*Promoters · passives · detractors*\n{c.promoters:,} · {c.passives:,} · {c.detractors:,}",
             FIELD_MAX),
     ]
 
@@ -73,55 +46,55 @@ def _headline_fields(d) -> list[dict]:
 def _segment_blocks(d) -> list[dict]:
     if d.segment is not None or not d.segments:
         return []
-    fields = [_field_plain(f"{s.label}\n{segment_figure(s)}") for s in d.segments[:SEGMENT_FIELDS]]
-    blocks = [_section(_md("*NPS by segment*"), fields)]
+    fields = [plain(f"{s.label}\n{segment_figure(s)}", limit=FIELD_MAX) for s in d.segments[:SEGMENT_FIELDS]]
+    blocks = [section(mrkdwn("*NPS by segment*"), fields=fields)]
     rest = d.segments_total - len(fields)
     if rest > 0:
-        blocks.append(_context(_md(f"… and {rest} more segments")))
+        blocks.append(context(mrkdwn(f"… and {rest} more segments")))
     return blocks
 
 
 def _theme_blocks(d) -> list[dict]:
     head = f"*What detractors wrote about* ({counted(d.detractor_comments, 'comment', thousands=True)})"
     if not d.detractor_comments:
-        return [_section(_md(f"{head}\nNo detractor comments this week."))]
-    blocks = [_section(_md(head))]
+        return [section(mrkdwn(f"{head}\nNo detractor comments this week."))]
+    blocks = [section(mrkdwn(head))]
     for t in d.themes:
-        elements = [_plain(theme_blocks.theme_line(t))]
+        elements = [plain(theme_blocks.theme_line(t))]
         if t.example:
-            elements.append(_plain(f"“{t.example}”"))
-        blocks.append(_context(*elements))
+            elements.append(plain(f"“{t.example}”"))
+        blocks.append(context(*elements))
     if d.uncategorised:
-        blocks.append(_context(_md(f"Other · {d.uncategorised:,}")))
+        blocks.append(context(mrkdwn(f"Other · {d.uncategorised:,}")))
     return blocks + theme_blocks.proposal_blocks(d)
 
 
 def _loop_blocks(d) -> list[dict]:
     lp = d.loop
     fields = [
-        _md(f"*Opened · claimed · closed*\n{lp.opened:,} · {lp.claimed:,} · {lp.closed:,}", FIELD_MAX),
-        _md(f"*Median time to claim · to close*\n{duration(lp.median_to_claim)} · "
+        mrkdwn(f"*Opened · claimed · closed*\n{lp.opened:,} · {lp.claimed:,} · {lp.closed:,}", FIELD_MAX),
+        mrkdwn(f"*Median time to claim · to close*\n{duration(lp.median_to_claim)} · "
             f"{duration(lp.median_to_close)}", FIELD_MAX),
-        _md(f"*Detractors recovered*\n{lp.recovered:,}", FIELD_MAX),
-        _md(f"*Open detractors · ARR at risk*\n{lp.open_detractors:,} · {money(lp.arr_at_risk)}", FIELD_MAX),
+        mrkdwn(f"*Detractors recovered*\n{lp.recovered:,}", FIELD_MAX),
+        mrkdwn(f"*Open detractors · ARR at risk*\n{lp.open_detractors:,} · {money(lp.arr_at_risk)}", FIELD_MAX),
     ]
-    blocks = [_section(_md("*Follow-up loop*"), fields)]
+    blocks = [section(mrkdwn("*Follow-up loop*"), fields=fields)]
     if lp.overdue_total:
-        blocks.append(_section(_md(f":alarm_clock: *Overdue ({lp.overdue_total:,})* — past "
+        blocks.append(section(mrkdwn(f":alarm_clock: *Overdue ({lp.overdue_total:,})* — past "
                                    f"{d.sla_claim_hours:g} h unclaimed or {d.sla_close_days:g} days "
                                    "claimed and open")))
         lines = [overdue_text(o) for o in lp.overdue]
         if lp.overdue_total > len(lp.overdue):
             lines.append(f"… and {lp.overdue_total - len(lp.overdue):,} more")
-        blocks.append(_section(_plain("\n".join(lines))))
-        blocks.append(_context(_md("`/nps open` lists every follow-up that is not closed; "
+        blocks.append(section(plain("\n".join(lines))))
+        blocks.append(context(mrkdwn("`/nps open` lists every follow-up that is not closed; "
                                    "`/nps claim N` takes one.")))
     else:
-        blocks.append(_context(_md(":white_check_mark: Nothing overdue.")))
-    blocks.append(_context(_plain(d.claim_sla_text)))
+        blocks.append(context(mrkdwn(":white_check_mark: Nothing overdue.")))
+    blocks.append(context(plain(d.claim_sla_text)))
     if lp.outcomes:
-        blocks.append(_context(_plain(d.outcomes_text)))
-    blocks.append(_context(_plain(RECOVERED_MEANS)))
+        blocks.append(context(plain(d.outcomes_text)))
+    blocks.append(context(plain(RECOVERED_MEANS)))
     return blocks
 
 
@@ -134,9 +107,9 @@ def _recovery_blocks(d) -> list[dict]:
     head, *rest = recovery_lines(d.recovery, money=money, duration=duration)
     figures = [line.strip() for line in rest if not line.strip().startswith("·")]
     notes = [line.strip() for line in rest if line.strip().startswith("·")]
-    blocks = [DIVIDER, _section(_plain("\n".join([head, *figures])))]
+    blocks = [DIVIDER, section(plain("\n".join([head, *figures])))]
     if notes:
-        blocks.append(_context(_plain("\n".join(notes))))
+        blocks.append(context(plain("\n".join(notes))))
     return blocks
 
 
@@ -146,14 +119,14 @@ def digest_blocks(digest: DigestView) -> list[dict]:
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(escape(d.title), HEADER_MAX),
                                     "emoji": True}},
-        _context(_md(f"{escape(d.period_text)}, compared with the 7 days before.")),
+        context(mrkdwn(f"{escape(d.period_text)}, compared with the 7 days before.")),
     ]
     if d.quiet:
-        blocks.append(_section(_md(f":zzz: {escape(d.quiet_text)}")))
+        blocks.append(section(mrkdwn(f":zzz: {escape(d.quiet_text)}")))
         return blocks + _recovery_blocks(d)
-    blocks.append(_section(fields=_headline_fields(d)))
+    blocks.append(section(fields=_headline_fields(d)))
     if len(d.trend) > 1:
-        blocks.append(_context(_md(f"Weekly NPS, oldest first: {d.trend_text}")))
+        blocks.append(context(mrkdwn(f"Weekly NPS, oldest first: {d.trend_text}")))
     blocks.append(DIVIDER)
     blocks += _segment_blocks(d)
     loop = _loop_blocks(d) + _recovery_blocks(d)
@@ -161,10 +134,10 @@ def digest_blocks(digest: DigestView) -> list[dict]:
     themes = _theme_blocks(d)
     room = MESSAGE_BLOCKS - len(blocks) - 1 - len(loop)
     if len(themes) > room:
-        themes = themes[: max(room - 1, 1)] + [_context(_md(f"… and {len(themes) - max(room - 1, 1)} more themes"))]
+        themes = themes[: max(room - 1, 1)] + [context(mrkdwn(f"… and {len(themes) - max(room - 1, 1)} more themes"))]
     blocks += themes
     blocks.append(DIVIDER)
     blocks += loop
     if len(blocks) > MESSAGE_BLOCKS:
-        blocks = blocks[: MESSAGE_BLOCKS - 1] + [_context(_md("(shortened to fit Slack's 50 blocks)"))]
+        blocks = blocks[: MESSAGE_BLOCKS - 1] + [context(mrkdwn("(shortened to fit Slack's 50 blocks)"))]
     return blocks

@@ -108,7 +108,7 @@ class SlackInbox:
                     batch, self._records = self._records[:BATCH], self._records[BATCH:]
                     try:
                         ids = await self._write([(k, b) for k, b, _ in batch])
-                    except Exception as exc:  # noqa: BLE001 - each waiting request gets the error
+                    except Exception as exc:  # each waiting request gets the error
                         for _, _, f in batch:
                             f.set_exception(exc)
                         continue
@@ -142,7 +142,7 @@ class SlackInbox:
                 ids, self._done = self._done, []
                 try:
                     await asyncio.to_thread(inbox.done_many, self.rt, ids)
-                except Exception as exc:  # noqa: BLE001 - left pending: a later recovery reapplies it
+                except Exception as exc:  # left pending: a later recovery reapplies it
                     log.warning("slack.inbox_done_failed", extra={"error": type(exc).__name__})
                 self.in_flight.difference_update(ids)
         finally:
@@ -154,7 +154,7 @@ class SlackInbox:
             self.in_flight.add(row.id)
             try:
                 await self.door.replay(row.payload, {"inbox_id": row.id, "replay": True}, self.client)
-            except Exception:  # noqa: BLE001 - one bad row must not stop the others
+            except Exception:  # one bad row must not stop the others
                 # The listeners answer their own failures; what escapes them would fail again.
                 log.exception("slack.inbox_replay_failed", extra={"inbox_id": row.id})
                 await self.finish({"inbox_id": row.id})
@@ -164,6 +164,6 @@ class SlackInbox:
         while True:
             try:
                 await self.recover_once()
-            except Exception as exc:  # noqa: BLE001 - e.g. the database away: try again next round
+            except Exception as exc:  # e.g. the database away: try again next round
                 log.warning("slack.inbox_recovery_failed", extra={"error": type(exc).__name__})
             await asyncio.sleep(self.poll_seconds)

@@ -12,24 +12,24 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 
 from bot.actors import Actor, Place
+from bot.command_inputs import InputError, form_command, verb_of_slack_action
 from bot.commands import Command, Verb, parse_command, reaction_command
 from bot.errors import CommandError
+from bot.event_dedup import EventDedup
 from bot.views import HelpView, Notice
-from handlers.slack import blocks, theme_blocks
+from bot.wording import click_answer, refused
+from handlers.slack import blocks, modals, theme_blocks
+from handlers.slack.guarded import SORRY as _SORRY
+from handlers.slack.guarded import Guarded
 from handlers.slack.inbox import SlackInbox
-from storage.db import session_scope
-from storage.models import Outcome, SeenEvent
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,7 @@ WORK_SLOTS = 1
 # A gap this long between Slack requests ends a burst; replies wait at most BURST_WAIT for one.
 BURST_GAP = 0.005
 BURST_WAIT = 1.0
-SEEN_EVENT_TTL = timedelta(days=2)  # Slack retries for at most 24 h (with delayed events on)
 _PLAIN_MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
-_SORRY = Notice("Sorry, something went wrong on our side; it has been logged. Please try again.", ok=False)
 
 
 def api_error_code(exc: SlackApiError) -> str:
@@ -53,16 +51,7 @@ def api_error_code(exc: SlackApiError) -> str:
     return str(code or f"HTTP {getattr(exc.response, 'status_code', '?')}")
 
 
-def refused(reply: Any) -> str | None:
-    """The sentence of a refusal (domain error or bad command), or None when it went through."""
-    if isinstance(reply, Notice) and not reply.ok:
-        return reply.text
-    if isinstance(reply, HelpView) and reply.error:
-        return reply.error
-    return None
-
-
-class SlackDoor:
+class SlackDoor(Guarded):
     """The listeners, sharing the services and a small cache of display names."""
 
     def __init__(self, services, session: Callable[[], aiohttp.ClientSession | None] = lambda: None) -> None:
@@ -73,7 +62,7 @@ class SlackDoor:
         self._names: dict[str, str] = {}
         self._slots = asyncio.Semaphore(WORK_SLOTS)
         self._last_request = 0.0
-        self._pruned_at = None
+        self.first_delivery = EventDedup(self.rt, "slack").first_delivery
 
     # -- helpers ------------------------------------------------------------------------------
     async def work(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -124,26 +113,9 @@ class SlackDoor:
             self._names[user_id] = name
         except SlackApiError as exc:
             log.warning("slack.users_info_failed", extra={"error": api_error_code(exc)})
-        except Exception as exc:  # noqa: BLE001 - a name is nice to have; the id still works
+        except Exception as exc:  # a name is nice to have; the id still works
             log.warning("slack.users_info_failed", extra={"error": type(exc).__name__})
         return name
-
-    def first_delivery(self, event_id: str | None) -> bool:
-        """Record an Events API event id; False when it was already acted on (a retry)."""
-        if not event_id:
-            return True
-        now = self.rt.clock.now()
-        try:
-            with session_scope(self.rt.engine) as s:
-                s.add(SeenEvent(event_id=f"slack:{event_id}", platform="slack", seen_at=now))
-        except IntegrityError:
-            return False
-        if self._pruned_at is None or now - self._pruned_at > timedelta(hours=1):
-            self._pruned_at = now
-            with session_scope(self.rt.engine) as s:
-                s.execute(delete(SeenEvent).where(SeenEvent.platform == "slack",
-                                                  SeenEvent.seen_at < now - SEEN_EVENT_TTL))
-        return True
 
     async def answer(self, body: dict, respond, message: dict) -> None:
         """Post an ephemeral reply to the request's response_url.
@@ -176,7 +148,7 @@ class SlackDoor:
                 await client.chat_postMessage(channel=user_id, **message)
         except SlackApiError as exc:
             log.warning("slack.tell_failed", extra={"error": api_error_code(exc)})
-        except Exception as exc:  # noqa: BLE001 - the reply is a courtesy; the action already happened
+        except Exception as exc:  # the reply is a courtesy; the action already happened
             log.warning("slack.tell_failed", extra={"error": type(exc).__name__})
 
     async def with_assignee_name(self, client: AsyncWebClient, command: Command) -> Command:
@@ -210,15 +182,11 @@ class SlackDoor:
         await ack()
         actor = Actor("slack", body["user_id"], body.get("user_name") or body["user_id"])
         place = Place("slack", body.get("channel_id") or body["user_id"])
-        try:
-            if command.verb == Verb.ASSIGN:
-                command = await self.with_assignee_name(client, command)
-            if command.verb == Verb.DUTY_SET:
-                command = await self.with_duty_names(client, command)
-            message = await self.work(self._reply, command, actor, place, slash)
-        except Exception:
-            log.exception("slack.command_failed", extra={"verb": command.verb.value})
-            message = blocks.reply_message(_SORRY, slash)
+        if command.verb == Verb.ASSIGN:
+            command = await self.with_assignee_name(client, command)
+        if command.verb == Verb.DUTY_SET:
+            command = await self.with_duty_names(client, command)
+        message = await self.work(self._reply, command, actor, place, slash)
         await self.answer(body, respond, message)
 
     # -- buttons ------------------------------------------------------------------------------
@@ -231,7 +199,9 @@ class SlackDoor:
 
     async def on_button(self, ack, body: dict, action: dict, respond, client: AsyncWebClient) -> None:
         await ack()
-        verb = {v: k for k, v in blocks.ACTION_IDS.items()}[action["action_id"]]
+        verb = verb_of_slack_action(action["action_id"])
+        if verb is None:
+            return  # registered for our action ids only (see `register`)
         try:
             number = int(action.get("value") or "")
         except ValueError:
@@ -242,21 +212,23 @@ class SlackDoor:
         if verb in (Verb.NOTE, Verb.CLOSE, Verb.EMAIL):
             # trigger_id expires 3 s after the click: open the modal before any other work.
             if verb == Verb.NOTE:
-                view = blocks.note_modal(number, channel=channel, home=from_home)
+                view = modals.note_modal(number, channel=channel, home=from_home)
             elif verb == Verb.EMAIL:
-                view = blocks.email_modal(number, channel=channel, home=from_home)
+                view = modals.email_modal(number, channel=channel, home=from_home)
             else:
                 causes, cause = await self.work(theme_blocks.cause_choices, self.rt, number)
-                view = blocks.close_modal(number, channel=channel, home=from_home, causes=causes, cause=cause)
+                view = modals.close_modal(number, channel=channel, home=from_home, causes=causes, cause=cause)
             await client.views_open(trigger_id=body["trigger_id"], view=view)
             return
         actor = self.actor_of(body["user"])
-        try:
-            reply = await self.run(Command(verb, number=number), actor, Place("slack", channel or user_id))
-        except Exception:
-            log.exception("slack.button_failed", extra={"verb": verb.value})
-            reply = _SORRY
-        notice = reply if isinstance(reply, Notice) else Notice(refused(reply) or "Done.", ok=False)
+        reply = await self.run(Command(verb, number=number), actor, Place("slack", channel or user_id))
+        notice = reply if isinstance(reply, Notice) else Notice(click_answer(reply), ok=False)
+        await self.answer_action(body, respond, client, notice)
+
+    async def answer_action(self, body: dict, respond, client: AsyncWebClient, notice: Notice) -> None:
+        """A button's or menu's answer: in App Home when clicked there, else to the clicking user."""
+        channel, from_home = self._origin(body)
+        user_id = body["user"]["id"]
         if from_home:
             await self.publish_home(client, user_id, notice)
         elif body.get("response_url"):
@@ -277,7 +249,7 @@ class SlackDoor:
         channel, _ = self._origin(body)
         user_id = body["user"]["id"]
         reply = await self.run(command, self.actor_of(body["user"]), Place("slack", channel or user_id))
-        notice = reply if isinstance(reply, Notice) else Notice(refused(reply) or "Done.", ok=False)
+        notice = reply if isinstance(reply, Notice) else Notice(click_answer(reply), ok=False)
         if body.get("response_url"):
             await self.answer(body, respond, blocks.reply_message(notice))
         else:
@@ -285,33 +257,22 @@ class SlackDoor:
 
     # -- modals -------------------------------------------------------------------------------
     async def on_submit(self, ack, body: dict, view: dict, client: AsyncWebClient) -> None:
-        meta = blocks.parse_meta(view.get("private_metadata"))
+        meta = modals.parse_meta(view.get("private_metadata"))
         if not meta:
             await ack(response_action="errors", errors={"note": "This form has expired; open it again."})
             return
         values = (view.get("state") or {}).get("values") or {}
-        note = (((values.get("note") or {}).get("text") or {}).get("value") or "").strip()
-        number = meta["n"]
-        if view.get("callback_id") == blocks.EMAIL_CALLBACK:
-            if not note:
-                await ack(response_action="errors", errors={"note": "The e-mail needs some text."})
-                return
-            command, error_block = Command(Verb.EMAIL, number=number, text=note), "note"
-        elif view.get("callback_id") == blocks.NOTE_CALLBACK:
-            if not note:
-                await ack(response_action="errors", errors={"note": "A note needs some text."})
-                return
-            command, error_block = Command(Verb.NOTE, number=number, text=note), "note"
-        else:
-            raw = ((values.get("outcome") or {}).get("value") or {}).get("selected_option") or {}
-            try:
-                outcome = Outcome(raw.get("value") or "resolved")
-            except ValueError:
-                await ack(response_action="errors", errors={"outcome": "Pick one of the outcomes."})
-                return
-            command = Command(Verb.CLOSE, number=number, outcome=outcome, text=note or None,
-                              extra=theme_blocks.cause_from(values))
-            error_block = "outcome"
+        note = ((values.get("note") or {}).get("text") or {}).get("value") or ""
+        picked = ((values.get("outcome") or {}).get("value") or {}).get("selected_option") or {}
+        verb = {blocks.EMAIL_CALLBACK: Verb.EMAIL, blocks.NOTE_CALLBACK: Verb.NOTE}.get(
+            str(view.get("callback_id")), Verb.CLOSE)
+        try:
+            command = form_command(verb, meta["n"], text=note, outcome=picked.get("value") or "",
+                                   cause=theme_blocks.cause_from(values).get("cause", ""))
+        except InputError as exc:
+            await ack(response_action="errors", errors={exc.field: exc.message})
+            return
+        error_block = "outcome" if verb == Verb.CLOSE else "note"
         user_id = body["user"]["id"]
         actor = self.actor_of(body["user"])
         channel = meta.get("c")
@@ -321,7 +282,8 @@ class SlackDoor:
             try:
                 reply = task.result()
             except Exception:
-                log.exception("slack.submit_failed", extra={"verb": command.verb.value})
+                # Inside the 3 s the ack itself must carry the answer; later failures reach on_error.
+                log.exception("slack.listener_failed", extra={"kind": "view_submission"})
                 await ack(response_action="errors", errors={error_block: _SORRY.text})
                 return
             why = refused(reply)
@@ -332,12 +294,7 @@ class SlackDoor:
         else:
             # Slow database: close the modal in time, report the result afterwards.
             await ack()
-            try:
-                reply = await task
-            except Exception:
-                log.exception("slack.submit_failed", extra={"verb": command.verb.value})
-                reply = _SORRY
-            why = refused(reply)
+            why = refused(await task)
             if why:
                 await self.tell(client, channel, user_id, Notice(why, ok=False))
         if meta.get("home"):
@@ -360,6 +317,8 @@ class SlackDoor:
             log.info("slack.event_retry_ignored", extra={"followup": number})
             return
         command = reaction_command(event["reaction"], number)
+        if command is None:
+            return  # checked above; the same reaction gives the same verb
         reply = await self.run(command, actor, Place("slack", channel))
         why = refused(reply)
         if why:
@@ -373,54 +332,6 @@ class SlackDoor:
         await self.publish_home(client, event["user"])
 
 
-    # -- durability (handlers/slack/inbox.py): every recorded request is marked done at the end ---
-    async def durable_command(self, ack, body: dict, respond, client: AsyncWebClient, context) -> None:
-        try:
-            await self.on_command(ack, body, respond, client)
-        finally:
-            await self.inbox.finish(context)
-
-    async def durable_button(self, ack, body: dict, action: dict, respond, client: AsyncWebClient, context) -> None:
-        try:
-            await self.on_button(ack, body, action, respond, client)
-        finally:
-            await self.inbox.finish(context)
-
-    async def durable_submit(self, ack, body: dict, view: dict, client: AsyncWebClient, context) -> None:
-        try:
-            await self.on_submit(ack, body, view, client)
-        finally:
-            await self.inbox.finish(context)
-
-    async def durable_reaction(self, body: dict, event: dict, client: AsyncWebClient, context) -> None:
-        try:
-            await self.on_reaction(body, event, client, replay=bool((context or {}).get("replay")))
-        finally:
-            await self.inbox.finish(context)
-
-    async def replay(self, body: dict, context: dict, client: AsyncWebClient) -> None:
-        """Apply a request acknowledged by a process that died, through the same listener."""
-        async def ack(*_: Any, **__: Any) -> None:
-            return None  # acknowledged long ago
-
-        async def respond(**payload: Any) -> None:
-            url, session = body.get("response_url"), self.session()
-            if url and session is not None and not session.closed:
-                async with session.post(url, json=payload) as resp:
-                    await resp.read()
-
-        if body.get("command"):
-            await self.durable_command(ack, body, respond, client, context)
-        elif body.get("type") == "block_actions":
-            await self.durable_button(ack, body, body["actions"][0], respond, client, context)
-        elif body.get("type") == "view_submission":
-            await self.durable_submit(ack, body, body.get("view") or {}, client, context)
-        elif body.get("type") == "event_callback":
-            await self.durable_reaction(body, body.get("event") or {}, client, context)
-        else:
-            await self.inbox.finish(context)
-
-
 def register(app: AsyncApp, services, session: Callable[[], aiohttp.ClientSession | None] = lambda: None
              ) -> SlackDoor:
     """Attach every listener to a Bolt app (HTTP and Socket Mode share them)."""
@@ -431,6 +342,7 @@ def register(app: AsyncApp, services, session: Callable[[], aiohttp.ClientSessio
         return await next()
 
     app.use(note_arrival)
+    app.error(door.on_error)
     # Written down before the ack (handlers/slack/inbox.py), so a crash after it loses nothing.
     door.inbox = SlackInbox(door, app.client, poll_seconds=min(5.0, services.rt.settings.inbox_lease_seconds / 2))
     app.use(door.inbox.middleware)

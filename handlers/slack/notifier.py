@@ -163,6 +163,6 @@ class SlackNotifier:
             await self.client.files_upload_v2(channel=channel_id, file=png, filename="nps-trend.png",
                                               title="NPS trend, last 12 weeks",
                                               alt_txt="Weekly NPS over the last 12 weeks")
-        except Exception as exc:  # noqa: BLE001 - any upload failure leaves the text digest in place
+        except Exception as exc:  # any upload failure leaves the text digest in place
             log.warning("slack.chart_upload_failed",
                         extra={"channel": channel_id, "error": type(exc).__name__})

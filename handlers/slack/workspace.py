@@ -71,7 +71,7 @@ class WorkspaceBinding:
                     self.bound = Workspace(resp.get("team_id"), resp.get("enterprise_id"))
                     log.info("slack.workspace_bound", extra={"team": self.bound.team_id,
                                                              "enterprise": self.bound.enterprise_id})
-                except Exception as exc:  # noqa: BLE001 - retried on the next request; refuse meanwhile
+                except Exception as exc:  # retried on the next request; refuse meanwhile
                     log.warning("slack.auth_test_failed", extra={"error": type(exc).__name__})
         return self.bound
 
@@ -101,5 +101,5 @@ class WorkspaceBinding:
                 async with session.post(url, json={"response_type": "ephemeral", "replace_original": False,
                                                    "text": message}) as resp:
                     await resp.read()
-        except Exception as exc:  # noqa: BLE001 - the refusal stands; telling them is a courtesy
+        except Exception as exc:  # the refusal stands; telling them is a courtesy
             log.warning("slack.refusal_not_delivered", extra={"error": type(exc).__name__})

@@ -78,7 +78,7 @@ def mount(app: web.Application, services: Services) -> Notifier:
         if context.activity.type == "message":
             try:
                 await context.send_activity("Sorry, something went wrong on my side; please try again.")
-            except Exception:  # noqa: BLE001 - the connector may be what failed
+            except Exception:  # the connector may be what failed
                 log.warning("teams.error_reply_failed")
 
     adapter.on_turn_error = on_error
@@ -102,7 +102,7 @@ def mount(app: web.Application, services: Services) -> Notifier:
             response = await adapter.process(request, bot)
         except (web.HTTPException, PermissionError):
             raise  # botbuilder's own answers, e.g. 401 for a missing or bad token
-        except Exception:  # noqa: BLE001 - turn errors go to on_error; what escapes is a malformed activity
+        except Exception:  # turn errors go to on_error; what escapes is a malformed activity
             log.warning("teams.malformed_activity", exc_info=True)
             return web.json_response({"error": "malformed activity"}, status=400)
         return response or web.Response(status=201)

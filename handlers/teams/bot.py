@@ -31,14 +31,15 @@ from botbuilder.schema import (
 from msrest.serialization import Model
 
 from bot.actors import Actor, Place
+from bot.command_inputs import form_command, verb_of
 from bot.commands import Command, Verb, parse_command, reaction_command
 from bot.dispatch import Dispatcher
 from bot.errors import CommandError
 from bot.views import AlertView, HelpView, Notice
+from bot.wording import click_answer
 from handlers.teams import cards, theme_cards
 from handlers.teams.conversations import ConversationStore, base_conversation_id, member_key, user_key
 from handlers.teams.members import MemberNames
-from storage.models import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,6 @@ REACTIONS: dict[str, str] = {
     "2714": "white_check_mark",  # ✔️
     "2611": "white_check_mark",  # ☑️
 }
-CARD_VERBS = {"claim": Verb.CLAIM, "note": Verb.NOTE, "close": Verb.CLOSE, "reopen": Verb.REOPEN,
-              "show": Verb.SHOW, "snooze": Verb.SNOOZE, "theme": Verb.THEME, "email": Verb.EMAIL}
 _AT_TAG = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _LEADING_NPS = re.compile(r"^/?nps\b[\s:,]*", re.IGNORECASE)
 WELCOME = ("Hi, I'm npsbot. I post NPS detractor alerts here and you follow them up from the card. "
@@ -163,32 +162,20 @@ def card_command(data: dict) -> Command | None:
     """The Command a card button stands for: `{"npsbot": "claim", "n": 12, ...inputs}`."""
     if str(data.get("npsbot", "")) == theme_cards.ADD_VERB:
         return theme_cards.add_command(data)
-    verb = CARD_VERBS.get(str(data.get("npsbot", "")))
+    verb = verb_of(str(data.get("npsbot", "")))
     raw = data.get("n")
     if verb is None or raw is None or not str(raw).isdigit():
         return None
     number = int(str(raw))
-    if verb == Verb.NOTE:
-        text = str(data.get(cards.NOTE_INPUT) or "").strip()
-        if not text:
-            raise CommandError("Write the note in the box first, then Save note.")
-        return Command(Verb.NOTE, number=number, text=text)
-    if verb == Verb.CLOSE:
-        try:
-            outcome = Outcome(str(data.get(cards.OUTCOME_INPUT) or Outcome.RESOLVED.value))
-        except ValueError:
-            raise CommandError("Pick one of the outcomes in the list.") from None
-        note = str(data.get(cards.CLOSE_NOTE_INPUT) or "").strip() or None
-        return Command(Verb.CLOSE, number=number, outcome=outcome, text=note, extra=theme_cards.cause_extra(data))
+    if verb in (Verb.NOTE, Verb.EMAIL, Verb.CLOSE):
+        text = data.get(cards.CLOSE_NOTE_INPUT if verb == Verb.CLOSE else
+                        cards.EMAIL_INPUT if verb == Verb.EMAIL else cards.NOTE_INPUT)
+        return form_command(verb, number, text=str(text or ""), outcome=str(data.get(cards.OUTCOME_INPUT) or ""),
+                            cause=str(data.get(theme_cards.CAUSE_INPUT) or ""))
     if verb == Verb.THEME:
         return theme_cards.theme_command(number, data)
     if verb == Verb.SNOOZE:
         return parse_command(f"snooze {number} {data.get(cards.SNOOZE_INPUT) or '3d'}")
-    if verb == Verb.EMAIL:
-        text = str(data.get(cards.EMAIL_INPUT) or "").strip()
-        if not text:
-            raise CommandError("Write the e-mail in the box first, then Send e-mail.")
-        return Command(Verb.EMAIL, number=number, text=text)
     return Command(verb, number=number)
 
 
@@ -237,7 +224,7 @@ class NpsTeamsBot(TeamsActivityHandler):
             keys += [user_key(i) if personal else member_key(i) for i in ids]
         try:
             await asyncio.to_thread(self.store.save, keys, reference.serialize())
-        except Exception:  # noqa: BLE001 - a failed save must not lose the user's command
+        except Exception:  # a failed save must not lose the user's command
             log.exception("teams.reference_not_saved")
 
     async def _run(self, command: Command | None, text: str | None, activity: Activity):
@@ -266,7 +253,7 @@ class NpsTeamsBot(TeamsActivityHandler):
         """A mentioned person's Entra object id, so `assign` gives them what `mine` lists."""
         try:
             member = await TeamsInfo.get_member(turn_context, user_id)
-        except Exception:  # noqa: BLE001 - fall back to the Teams id rather than refuse the command
+        except Exception:  # fall back to the Teams id rather than refuse the command
             log.warning("teams.member_lookup_failed")
             return user_id
         return getattr(member, "aad_object_id", None) or user_id
@@ -307,7 +294,7 @@ class NpsTeamsBot(TeamsActivityHandler):
         reply = await self._run(command, None, turn_context.activity)
         content = _card_for_clicker(reply)
         if content is None:
-            return InvokeResponse(status=200, body=_MessageInvokeResponse(value=_refusal(reply)))
+            return InvokeResponse(status=200, body=_MessageInvokeResponse(value=click_answer(reply)))
         return InvokeResponse(status=200, body=AdaptiveCardInvokeResponse(
             status_code=200, type=cards.CARD_CONTENT_TYPE, value=content))
 
@@ -353,10 +340,3 @@ def _card_for_clicker(reply) -> dict | None:
         return cards.alert_card(reply.alert)
     return None
 
-
-def _refusal(reply) -> str:
-    if isinstance(reply, Notice):
-        return reply.text
-    if isinstance(reply, HelpView) and reply.error:
-        return reply.error
-    return "Done."

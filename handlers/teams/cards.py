@@ -35,7 +35,16 @@ from bot.views import (
     Notice,
     ScoreView,
 )
-from bot.wording import counted, signed_change
+from bot.wording import (
+    OUTCOME_LABELS,
+    UNKNOWN_CUSTOMER,
+    clip,
+    counted,
+    customer_name,
+    insufficient_data,
+    signed_change,
+    verdict,
+)
 from handlers.teams import actions, card_size, theme_cards
 from storage.models import Outcome
 
@@ -46,10 +55,6 @@ MAX_TEXT = 2000  # a long comment is cut here; `show N` has the whole of it
 LIST_COMMENT = 120
 NOTE_INPUT, OUTCOME_INPUT, CLOSE_NOTE_INPUT = "note_text", "close_outcome", "close_note"
 STATUS_STYLE = {"open": "attention", "claimed": "warning", "closed": "good"}
-OUTCOME_TITLES = {
-    Outcome.RESOLVED: "Resolved", Outcome.RECOVERED: "Recovered (customer won back)",
-    Outcome.UNREACHABLE: "Unreachable", Outcome.CHURNED: "Churned", Outcome.NO_ACTION: "No action needed",
-}
 
 
 # -- building blocks ----------------------------------------------------------------------------
@@ -67,20 +72,13 @@ def text_block(text: str, **style: Any) -> dict:
     return {"type": "TextBlock", "text": text, "wrap": True, **style}
 
 
-def run(text: str | None, **style: Any) -> dict:
+def run(text: str | None, *, limit: int = MAX_TEXT, **style: Any) -> dict:
     """A TextRun: shown literally (no Markdown, no mentions), control characters made visible."""
-    value = safe(text)
-    if len(value) > MAX_TEXT:
-        value = value[:MAX_TEXT - 1] + "…"
-    return {"type": "TextRun", "text": value, **style}
+    return {"type": "TextRun", "text": clip(safe(text), limit), **style}
 
 
 def rich(*inlines: dict, **style: Any) -> dict:
     return {"type": "RichTextBlock", "inlines": list(inlines), **style}
-
-
-def _truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _execute(title: str, verb: str, number: int, **extra: Any) -> dict:
@@ -110,7 +108,7 @@ def alert_body(a: AlertView) -> list[dict]:
     c = a.customer
     head = text_block(f"#{a.number} · {CATEGORY_ICON.get(a.category, '')} {a.score}/10 {a.category}",
                       size="Medium", weight="Bolder")
-    customer = [run(c.label if c else "Unknown customer", weight="Bolder")]
+    customer = [run(customer_name(c), weight="Bolder")]
     if c and c.email:
         customer += [run(" · "), run(c.email)]
     details = rich(
@@ -165,7 +163,7 @@ def alert_actions(a: AlertView) -> list[dict]:
                 "body": [
                     {"type": "Input.ChoiceSet", "id": OUTCOME_INPUT, "label": "Outcome", "style": "compact",
                      "value": Outcome.RESOLVED.value, "isRequired": True,
-                     "choices": [{"title": t, "value": o.value} for o, t in OUTCOME_TITLES.items()]},
+                     "choices": [{"title": t, "value": o.value} for o, t in OUTCOME_LABELS.items()]},
                     {"type": "Input.Text", "id": CLOSE_NOTE_INPUT, "label": "Note (optional)",
                      "isMultiline": True, "maxLength": 3000},
                     *theme_cards.cause_inputs(a),
@@ -235,8 +233,8 @@ def alert_card(a: AlertView) -> dict:
 
 def alert_summary(a: AlertView) -> str:
     """Notification text (plain) for the card's activity."""
-    who = safe(a.customer.label) if a.customer else "Unknown customer"
-    return _truncate(f"#{a.number} · {a.score}/10 {a.category} · {who} · {status_line(a)}", 200)
+    who = safe(a.customer.label) if a.customer else UNKNOWN_CUSTOMER
+    return clip(f"#{a.number} · {a.score}/10 {a.category} · {who} · {status_line(a)}", 200)
 
 
 # -- replies ------------------------------------------------------------------------------------
@@ -245,11 +243,11 @@ def list_card(v: FollowUpList) -> dict:
         return card([text_block(v.title, weight="Bolder"), rich(run(v.empty_text))])
     body = [text_block(f"{v.title} ({v.total})", size="Medium", weight="Bolder")]
     for a in v.items:
-        who = a.customer.label if a.customer else "Unknown customer"
+        who = customer_name(a.customer)
         items = [rich(run(f"#{a.number}", weight="Bolder"), run(f" · {a.score}/10 · "), run(who),
                       run(" · "), run(status_line(a), color="Attention" if a.overdue else "Default"))]
         if a.comment:
-            items.append(rich(run(_truncate(a.comment, LIST_COMMENT), italic=True, isSubtle=True),
+            items.append(rich(run(clip(a.comment, LIST_COMMENT), italic=True, isSubtle=True),
                               spacing="None"))
         body.append({"type": "Container", "separator": True, "items": items})
     if v.total > len(v.items):
@@ -295,7 +293,7 @@ def score_card(v: ScoreView) -> dict:
     big = format_nps(c.nps) + (f" ±{c.margin:.0f}" if c.margin is not None else "")
     body = [rich(*title), text_block(big, size="ExtraLarge", weight="Bolder", spacing="None")]
     if c.insufficient:
-        body.append(text_block(f"Insufficient data: {counted(c.n, 'response')}, 30 needed", color="Warning",
+        body.append(text_block(insufficient_data(c.n).capitalize(), color="Warning",
                                spacing="None"))
     body.append(text_block(f"{counted(c.n, 'response')} · {counted(c.promoters, 'promoter')} · "
                            f"{counted(c.passives, 'passive')} · {counted(c.detractors, 'detractor')}", spacing="Small"))
@@ -304,8 +302,7 @@ def score_card(v: ScoreView) -> dict:
         body.append(text_block(f"Change vs the {v.period_days} days before: no earlier responses to compare.",
                                isSubtle=True))
     else:
-        verdict = "significant" if ch.significant else "within the margin of error"
-        body.append(text_block(f"Change vs the {v.period_days} days before: {signed_change(ch.delta)} ({verdict}; "
+        body.append(text_block(f"Change vs the {v.period_days} days before: {signed_change(ch.delta)} ({verdict(ch)}; "
                                f"previous {format_nps(v.previous.nps)} from {counted(v.previous.n, 'response')})",
                                isSubtle=True))
     return card(body)

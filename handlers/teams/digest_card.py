@@ -15,30 +15,18 @@ from typing import Any
 
 from bot.digest import RECOVERED_MEANS, DigestView, duration, overdue_text, segment_figure
 from bot.nps import format_nps
-from bot.textview import money, safe
+from bot.textview import money
 from bot.theme_digest import add_command
-from bot.wording import counted, signed_change
-from handlers.teams import card_size, theme_cards
+from bot.wording import counted, insufficient_data, signed_change, verdict
+from handlers.teams import theme_cards
+from handlers.teams.cards import card, rich, run, text_block
 
-SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
-VERSION = "1.5"
 MAX_RUN = 400
 
 
-def _text(text: str, **style: Any) -> dict:
-    """Our own words (Markdown is harmless here)."""
-    return {"type": "TextBlock", "text": text, "wrap": True, **style}
-
-
-def _run(text: str | None, **style: Any) -> dict:
-    value = safe(text)
-    if len(value) > MAX_RUN:
-        value = value[: MAX_RUN - 1] + "…"
-    return {"type": "TextRun", "text": value, **style}
-
-
-def _rich(*inlines: dict, **style: Any) -> dict:
-    return {"type": "RichTextBlock", "inlines": list(inlines), **style}
+def _short_run(text: str | None, **style: Any) -> dict:
+    """The digest's TextRuns are shorter than a reply's: a quote or a name, never a whole comment."""
+    return run(text, limit=MAX_RUN, **style)
 
 
 def _facts(pairs: list[tuple[str, str]], **style: Any) -> dict:
@@ -46,7 +34,7 @@ def _facts(pairs: list[tuple[str, str]], **style: Any) -> dict:
 
 
 def _heading(text: str) -> dict:
-    return _text(text, weight="Bolder", size="Medium", spacing="Large", separator=True)
+    return text_block(text, weight="Bolder", size="Medium", spacing="Large", separator=True)
 
 
 def _headline(d: DigestView) -> dict:
@@ -56,26 +44,25 @@ def _headline(d: DigestView) -> dict:
     if ch.delta is None:
         change, colour = "no responses the week before", "Default"
     else:
-        change = f"{signed_change(ch.delta)} vs {format_nps(d.previous.nps)} · " + (
-            "significant" if ch.significant else "within the margin of error")
+        change = f"{signed_change(ch.delta)} vs {format_nps(d.previous.nps)} · {verdict(ch)}"
         colour = ("Good" if ch.delta > 0 else "Attention") if ch.significant else "Default"
-    nps_items = [_text("NPS", isSubtle=True, size="Small"),
-                 _text(f"{format_nps(c.nps)}{margin}", size="ExtraLarge", weight="Bolder", spacing="None")]
+    nps_items = [text_block("NPS", isSubtle=True, size="Small"),
+                 text_block(f"{format_nps(c.nps)}{margin}", size="ExtraLarge", weight="Bolder", spacing="None")]
     if d.margin_text:
-        nps_items.append(_text("at 95% confidence", isSubtle=True, size="Small", spacing="None"))
+        nps_items.append(text_block("at 95% confidence", isSubtle=True, size="Small", spacing="None"))
     if c.insufficient:
-        nps_items.append(_text(f"insufficient data ({counted(c.n, 'response', thousands=True)})", size="Small",
-                               color="Warning",
-                               spacing="None"))
+        nps_items.append(text_block(insufficient_data(c.n, thousands=True), size="Small", color="Warning",
+                                    spacing="None"))
     return {
         "type": "ColumnSet",
         "columns": [
             {"type": "Column", "width": "auto", "items": nps_items},
             {"type": "Column", "width": "stretch", "verticalContentAlignment": "Center", "items": [
-                _text(change, color=colour),
-                _text(f"{counted(c.n, 'response', thousands=True)} · {counted(c.promoters, 'promoter', thousands=True)}"
-                      f" · {counted(c.passives, 'passive', thousands=True)} · "
-                      f"{counted(c.detractors, 'detractor', thousands=True)}", isSubtle=True, spacing="Small"),
+                text_block(change, color=colour),
+                text_block(f"{counted(c.n, 'response', thousands=True)} · "
+                           f"{counted(c.promoters, 'promoter', thousands=True)} · "
+                           f"{counted(c.passives, 'passive', thousands=True)} · "
+                           f"{counted(c.detractors, 'detractor', thousands=True)}", isSubtle=True, spacing="Small"),
             ]},
         ],
     }
@@ -86,11 +73,11 @@ def _segments(d: DigestView) -> list[dict]:
         return []
     out = [_heading("NPS by segment")]
     for s in d.segments:
-        out.append(_rich(_run(s.label, weight="Bolder"), _run("  " + segment_figure(s),
+        out.append(rich(_short_run(s.label, weight="Bolder"), _short_run("  " + segment_figure(s),
                                                                color="Warning" if s.insufficient else "Default"),
                          spacing="Small"))
     if d.segments_total > len(d.segments):
-        out.append(_text(f"… and {d.segments_total - len(d.segments)} more segments", isSubtle=True,
+        out.append(text_block(f"… and {d.segments_total - len(d.segments)} more segments", isSubtle=True,
                          spacing="Small"))
     return out
 
@@ -98,25 +85,25 @@ def _segments(d: DigestView) -> list[dict]:
 def _themes(d: DigestView) -> list[dict]:
     out = [_heading(f"What detractors wrote about ({counted(d.detractor_comments, 'comment', thousands=True)})")]
     if not d.detractor_comments:
-        out.append(_text("No detractor comments this week.", isSubtle=True))
+        out.append(text_block("No detractor comments this week.", isSubtle=True))
         return out
     for t in d.themes:
         change = f" · {t.change:+d}" if t.change is not None else ""
-        inlines = [_run(t.name, weight="Bolder"), _run(f"  {t.count:,} ({t.share:.0%}){change}")]
+        inlines = [_short_run(t.name, weight="Bolder"), _short_run(f"  {t.count:,} ({t.share:.0%}){change}")]
         if t.example:
-            inlines.append(_run(f"  “{t.example}”", italic=True, isSubtle=True))
-        out.append(_rich(*inlines, spacing="Small"))
+            inlines.append(_short_run(f"  “{t.example}”", italic=True, isSubtle=True))
+        out.append(rich(*inlines, spacing="Small"))
     if d.uncategorised:
-        out.append(_rich(_run("Other", weight="Bolder"), _run(f"  {d.uncategorised:,}"), spacing="Small"))
+        out.append(rich(_short_run("Other", weight="Bolder"), _short_run(f"  {d.uncategorised:,}"), spacing="Small"))
     # Proposed themes: the command that adds one, to send as a message to the bot (customer words in runs).
     for p in d.theme_proposals:
-        out.append(_rich(_run("Proposed theme: ", weight="Bolder"), _run(f"{p.name} · {p.count:,}"),
-                         _run(f"  “{p.example}”" if p.example else "", italic=True, isSubtle=True),
-                         _run(f"  Add it: {add_command(p)}", isSubtle=True), spacing="Small"))
+        out.append(rich(_short_run("Proposed theme: ", weight="Bolder"), _short_run(f"{p.name} · {p.count:,}"),
+                         _short_run(f"  “{p.example}”" if p.example else "", italic=True, isSubtle=True),
+                         _short_run(f"  Add it: {add_command(p)}", isSubtle=True), spacing="Small"))
         out.append({"type": "ActionSet", "actions": [theme_cards.add_theme_action(p)]})
     if d.causes:
-        out.append(_rich(_run("Causes of closed follow-ups: ", weight="Bolder"),
-                         _run(", ".join(f"{c.name} {c.count:,}" for c in d.causes)), spacing="Small"))
+        out.append(rich(_short_run("Causes of closed follow-ups: ", weight="Bolder"),
+                         _short_run(", ".join(f"{c.name} {c.count:,}" for c in d.causes)), spacing="Small"))
     return out
 
 
@@ -131,20 +118,20 @@ def _loop(d: DigestView) -> list[dict]:
         ("ARR at risk", money(lp.arr_at_risk)),
     ])]
     if lp.overdue_total:
-        out.append(_text(f"Overdue ({lp.overdue_total:,}): past {d.sla_claim_hours:g} h unclaimed or "
+        out.append(text_block(f"Overdue ({lp.overdue_total:,}): past {d.sla_claim_hours:g} h unclaimed or "
                          f"{d.sla_close_days:g} days claimed and open", weight="Bolder", color="Attention",
                          spacing="Medium"))
         for o in lp.overdue:
-            out.append(_rich(_run(overdue_text(o)), spacing="Small"))
+            out.append(rich(_short_run(overdue_text(o)), spacing="Small"))
         if lp.overdue_total > len(lp.overdue):
-            out.append(_text(f"… and {lp.overdue_total - len(lp.overdue):,} more: send `open` to list them.",
+            out.append(text_block(f"… and {lp.overdue_total - len(lp.overdue):,} more: send `open` to list them.",
                              isSubtle=True, spacing="Small"))
     else:
-        out.append(_text("Nothing overdue.", color="Good", spacing="Small"))
-    out.append(_text(d.claim_sla_text, spacing="Small"))
+        out.append(text_block("Nothing overdue.", color="Good", spacing="Small"))
+    out.append(text_block(d.claim_sla_text, spacing="Small"))
     if lp.outcomes:
-        out.append(_text(d.outcomes_text, spacing="Small"))
-    out.append(_text(RECOVERED_MEANS, isSubtle=True, size="Small", spacing="Small"))
+        out.append(text_block(d.outcomes_text, spacing="Small"))
+    out.append(text_block(RECOVERED_MEANS, isSubtle=True, size="Small", spacing="Small"))
     return out
 
 
@@ -152,12 +139,12 @@ def digest_card(digest: DigestView) -> dict:
     """The digest as an Adaptive Card 1.5 (the `content` of an adaptive card attachment)."""
     d = digest
     body: list[dict] = [
-        _rich(_run(d.title, weight="Bolder", size="Large")),
-        _text(f"{d.period_text}, compared with the 7 days before.", isSubtle=True, size="Small",
-              spacing="None"),
+        rich(_short_run(d.title, weight="Bolder", size="Large")),
+        text_block(f"{d.period_text}, compared with the 7 days before.", isSubtle=True, size="Small",
+                   spacing="None"),
     ]
     if d.quiet:
-        body.append(_text(d.quiet_text, spacing="Medium"))
+        body.append(text_block(d.quiet_text, spacing="Medium"))
     else:
         body.append(_headline(d))
         if d.chart_png:
@@ -165,14 +152,13 @@ def digest_card(digest: DigestView) -> dict:
                          "altText": f"Weekly NPS over the last {len(d.trend)} weeks: {d.trend_text}",
                          "size": "Stretch", "spacing": "Medium"})
         elif len(d.trend) > 1:
-            body.append(_text(f"Weekly NPS, oldest first: {d.trend_text}", isSubtle=True, size="Small"))
+            body.append(text_block(f"Weekly NPS, oldest first: {d.trend_text}", isSubtle=True, size="Small"))
         body += _segments(d) + _themes(d) + _loop(d)
     if d.recovery is not None:
         from bot.mail.recovery import recovery_lines
 
         head, *rest = recovery_lines(d.recovery, money=money, duration=duration)
         body.append(_heading(head.rstrip(":")))
-        body += [_rich(_run(line.strip(), isSubtle=line.strip().startswith("·")), spacing="None")
+        body += [rich(_short_run(line.strip(), isSubtle=line.strip().startswith("·")), spacing="None")
                  for line in rest]
-    return card_size.fit({"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION,
-                          "msteams": {"width": "Full"}, "body": body})
+    return card(body)

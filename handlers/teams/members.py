@@ -44,7 +44,7 @@ class MemberNames:
             return self._cache[member_id]
         try:
             member = await TeamsInfo.get_member(turn_context, member_id)
-        except Exception:  # noqa: BLE001 - a failed lookup must not lose the reaction
+        except Exception:  # a failed lookup must not lose the reaction
             log.warning("teams.member_name_unavailable")
             return UNKNOWN
         name = (getattr(member, "name", None) or "").strip() or UNKNOWN

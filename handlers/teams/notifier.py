@@ -255,7 +255,7 @@ class TeamsNotifier:
             try:
                 client = turn_context.turn_state[self.adapter.BOT_CONNECTOR_CLIENT_KEY]
                 outcome["value"] = await operation(client, conversation_id, reference)
-            except Exception as exc:  # noqa: BLE001 - re-raised below, outside the turn
+            except Exception as exc:  # re-raised below, outside the turn
                 outcome["error"] = exc
 
         await self.adapter.continue_conversation(reference, callback, self.app_id or None)

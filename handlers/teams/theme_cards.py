@@ -40,11 +40,6 @@ def theme_command(number: int, data: dict) -> Command:
     return Command(Verb.THEME, number=number, text=str(data.get(THEME_INPUT) or NO_THEME))
 
 
-def cause_extra(data: dict) -> dict:
-    cause = str(data.get(CAUSE_INPUT) or "").strip()
-    return {"cause": cause} if cause else {}
-
-
 ADD_VERB = "themes add"
 
 

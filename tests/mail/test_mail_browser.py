@@ -40,7 +40,7 @@ def browser():
         options.add_argument(flag)
     try:
         driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    except Exception as exc:  # noqa: BLE001 - a machine where Chromium cannot start
+    except Exception as exc:  # a machine where Chromium cannot start
         shutil.rmtree(profile, ignore_errors=True)
         pytest.skip(f"Chromium could not start: {str(exc).splitlines()[0][:200]}")
     driver.set_page_load_timeout(20)

@@ -40,5 +40,5 @@ async def test_an_empty_email_from_the_card_is_refused(teams, smtp):  # noqa: F8
     alert_id = await alert_posted(teams)
     status, body = await teams.post("invoke_adaptive_card_action", ALERT_ID=alert_id, TITLE="Send e-mail",
                                     VERB="email", DATA={"npsbot": "email", "n": 1, "email_text": "  "})
-    assert "Write the e-mail in the box first" in str(body)
+    assert "The e-mail needs some text." in str(body)
     assert smtp.messages == []

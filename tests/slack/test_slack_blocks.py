@@ -25,7 +25,7 @@ from bot.views import (
     ScorePoint,
     ScoreView,
 )
-from handlers.slack import blocks
+from handlers.slack import blocks, modals
 from storage.models import Category, Outcome, Status
 from tests.golden import GOLDEN as GOLDEN_ROOT
 from tests.golden import as_json, assert_golden
@@ -133,11 +133,11 @@ def test_replies_golden():
 def test_home_and_modals_golden():
     home = HomeView(mine=(alert(number=4, **CLAIMED),), unclaimed=(alert(),), unclaimed_total=1, score=score_view())
     check_golden("home", blocks.home_view(home, Notice("You claimed #4.")))
-    check_golden("modal_note", blocks.note_modal(3, channel="C0CA5"))
-    check_golden("modal_close", blocks.close_modal(3, channel=None, home=True))
-    assert blocks.parse_meta(blocks.close_modal(3, channel=None, home=True)["private_metadata"]) == {
+    check_golden("modal_note", modals.note_modal(3, channel="C0CA5"))
+    check_golden("modal_close", modals.close_modal(3, channel=None, home=True))
+    assert modals.parse_meta(modals.close_modal(3, channel=None, home=True)["private_metadata"]) == {
         "n": 3, "c": None, "home": True}
-    assert blocks.parse_meta("garbage") == {} and blocks.parse_meta('{"n": "3"}') == {}
+    assert modals.parse_meta("garbage") == {} and modals.parse_meta('{"n": "3"}') == {}
 
 
 def test_sizes_stay_within_slack_limits():
@@ -155,5 +155,5 @@ def test_sizes_stay_within_slack_limits():
     assert len(reply["blocks"]) <= 50
     home = blocks.home_view(HomeView(mine=many, unclaimed=many, unclaimed_total=300, score=score_view()))
     assert len(home["blocks"]) <= 100
-    modal = blocks.note_modal(123456789, channel="C1")
+    modal = modals.note_modal(123456789, channel="C1")
     assert len(modal["title"]["text"]) <= 24 and len(modal["private_metadata"]) <= 3000

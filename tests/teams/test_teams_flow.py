@@ -172,7 +172,7 @@ async def test_note_and_close_with_action_submit(teams, rt):
     # An empty note from the card is refused with a sentence, not a stack trace.
     teams.connector.clear()
     await teams.post("message_action_submit", ALERT_ID=alert_id, DATA={"npsbot": "note", "n": 1, "note_text": " "})
-    assert teams.connector.replies(CHANNEL)[0].body["text"].startswith("⚠ Write the note")
+    assert teams.connector.replies(CHANNEL)[0].body["text"] == "⚠ A note needs some text."
 
 
 async def test_reactions_claim_and_close(teams, rt):
@@ -356,7 +356,7 @@ async def test_execute_note_close_and_reopen(teams, rt):
 
     refused = await execute("note", "Save note", note_text="   ")
     assert refused == {"statusCode": 200, "type": "application/vnd.microsoft.activity.message",
-                       "value": "Write the note in the box first, then Save note."}
+                       "value": "A note needs some text."}
     noted = await execute("note", "Save note", note_text="Spoke to the CFO")
     assert "Spoke to the CFO" in [r["text"] for r in blocks_of(noted["value"], "TextRun")]
     closed = await execute("close", "Close #1", close_outcome="churned", close_note="")
