@@ -1,11 +1,11 @@
 """The background loops of one process, started and stopped in one place.
 
-`npsbot serve` (bot.app), `npsbot socket` (handlers/slack/socket.py) and the shell
-(handlers/shell.py) each run some of: the outbox delivery worker, the digest/reminder scheduler,
-pollers such as the IMAP inbox (started by a function the composition root passes, since bot/
-does not import handlers/), and plain tasks such as Slack's inbox recovery. Stopping goes in
-reverse: pollers, the scheduler, the worker (letting in-flight sends finish), then the tasks are
-cancelled.
+`npsbot serve` (bot.app, and handlers/slack for its inbox recovery), `npsbot socket`
+(handlers/slack/socket.py) and the shell (handlers/shell.py) each run some of: the outbox
+delivery worker, the digest/reminder scheduler, pollers such as the IMAP inbox (started by a
+function the composition root passes, since bot/ does not import handlers/), and plain tasks such
+as Slack's inbox recovery. Stopping goes in reverse: pollers, the scheduler, the worker (letting
+in-flight sends finish), then the tasks are cancelled.
 """
 
 from __future__ import annotations

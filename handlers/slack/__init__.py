@@ -10,7 +10,6 @@ request and its acknowledgement.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sys
 
@@ -21,6 +20,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.signature import SignatureVerifier
 
+from bot.background import Background
 from bot.delivery import Notifier
 from handlers.slack.listeners import register
 from handlers.slack.membership import members_lookup
@@ -154,11 +154,11 @@ def mount(app: web.Application, services) -> Notifier:
 
     async def finish_acknowledged(_: web.Application):
         # Requests acknowledged by a process that died are applied again (handlers/slack/inbox.py).
-        task = asyncio.create_task(bolt.npsbot_door.inbox.run(), name="slack-inbox")
+        background = Background(services, deliver=False, schedule=False,
+                                tasks={"slack-inbox": bolt.npsbot_door.inbox.run()})
+        await background.start()
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await background.stop()
 
     app.router.add_post("/slack/events", slack_events)
     app.cleanup_ctx.append(shared_session)
