@@ -20,7 +20,7 @@ from bot.views import (
     Notice,
     ScoreView,
 )
-from bot.wording import UNKNOWN_CUSTOMER, counted, insufficient_data, signed_change, verdict
+from bot.wording import UNKNOWN_CUSTOMER, clip, counted, insufficient_data, signed_change, verdict
 from bot.wording import day as day
 from bot.wording import timestamp as when
 
@@ -211,7 +211,7 @@ def action_label(verb: Verb) -> str:
 
 def digest_text(view: DigestView) -> str:
     """The whole weekly digest as plain text (terminal, shell, and every platform's fallback)."""
-    from bot.digest.format import clip, duration, overdue_text, segment_figure
+    from bot.digest.format import duration, overdue_text, segment_figure
     from bot.digest.views import RECOVERED_MEANS
     from bot.mail.recovery import recovery_lines
     from bot.theme_digest import text_lines as theme_lines

@@ -11,13 +11,13 @@ from bot import theme_digest
 from bot.chart import WeekPoint, render_trend
 from bot.clock import as_utc
 from bot.digest import sql
-from bot.digest.format import day
 from bot.digest.loop import follow_up_loop
 from bot.digest.periods import week_edges, zone
 from bot.digest.views import TREND_WEEKS, DigestView
 from bot.mail.recovery import recovery as mail_recovery
 from bot.nps import compare
 from bot.runtime import Runtime
+from bot.wording import day
 from storage.db import read_scope
 from storage.models import Subscription
 

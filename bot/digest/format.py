@@ -7,18 +7,13 @@ from typing import TYPE_CHECKING
 
 from bot.nps import format_nps
 from bot.textview import safe
-from bot.wording import counted
+from bot.wording import UNKNOWN_CUSTOMER, counted, day
 from storage.models import Status
 
 if TYPE_CHECKING:
     from bot.digest.views import OverdueLine, SegmentLine
 
 QUOTE_CHARS = 160
-
-
-def day(value: datetime) -> str:
-    """`Nov 3` (no leading zero on the day)."""
-    return f"{value:%b} {value.day}"
 
 
 def stamp(value: datetime) -> str:
@@ -57,14 +52,10 @@ def overdue_state(o: OverdueLine) -> str:
 
 
 def overdue_text(o: OverdueLine) -> str:
-    who = safe(o.customer) if o.customer else "Unknown customer"
+    who = safe(o.customer) if o.customer else UNKNOWN_CUSTOMER
     score = f" · {o.score}/10" if o.score is not None else ""
     by = f" by {safe(o.claimant_name)}" if o.claimant_name and o.status == Status.CLAIMED else ""
     return f"#{o.number} · {who}{score} · {overdue_state(o)}{by}"
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def short_quote(text: str | None) -> str | None:

@@ -12,10 +12,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.chart import WeekPoint
-from bot.digest.format import day, duration, stamp
+from bot.digest.format import duration, stamp
 from bot.nps import Change, NpsSummary, format_nps
 from bot.textview import money
-from bot.wording import counted, signed_change
+from bot.wording import counted, day, insufficient_data, signed_change, verdict
 
 # Shown wherever "recovered" is: the word has a measured meaning, distinct from the outcome staff pick.
 RECOVERED_MEANS = ("Recovered = a detractor whose follow-up was closed and who then answered 7 or more "
@@ -142,7 +142,7 @@ class DigestView:
         if self.margin_text:
             text += f" {self.margin_text}"
         if c.insufficient and c.n:
-            text += f" (insufficient data: {counted(c.n, 'response', thousands=True)}, 30 needed)"
+            text += f" ({insufficient_data(c.n, thousands=True)})"
         return text
 
     @property
@@ -150,9 +150,8 @@ class DigestView:
         ch = self.change
         if ch.delta is None:
             return "no responses the week before to compare with"
-        verdict = "significant" if ch.significant else "within the margin of error"
         return (f"{signed_change(ch.delta)} vs the week before ({format_nps(self.previous.nps)} from "
-                f"{counted(self.previous.n, 'response', thousands=True)}); {verdict}")
+                f"{counted(self.previous.n, 'response', thousands=True)}); {verdict(ch)}")
 
     @property
     def margin_text(self) -> str:
