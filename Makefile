@@ -18,10 +18,10 @@ demo: $(BIN)/.installed
 # Set up, lint, then run the whole suite on SQLite and again on PostgreSQL when one answers.
 test: $(BIN)/.installed lint test-sqlite test-postgres
 
-lint: $(BIN)/.installed
+# ruff, then mypy (pydantic plugin and scripts/mypy_sqlmodel.py; config in pyproject.toml [tool.mypy]).
+lint: $(BIN)/.installed typecheck
 	$(BIN)/ruff check .
 
-# mypy with the pydantic plugin and scripts/mypy_sqlmodel.py; config in pyproject.toml [tool.mypy].
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 

@@ -7,9 +7,8 @@ returns the Notifier the delivery worker posts through.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from dataclasses import dataclass, field
+from datetime import datetime
 
 from aiohttp import web
 from prometheus_client import generate_latest
@@ -21,21 +20,11 @@ from bot.clock import Clock, as_utc
 from bot.config import Settings
 from bot.delivery import DeliveryWorker, Notifier
 from bot.dispatch import Dispatcher
-from bot.runtime import Runtime
+from bot.runtime import Runtime, Services
 from storage.db import make_engine, ping, read_scope, upgrade
 from storage.models import Outbox, OutboxStatus
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Services:
-    """Everything a front door needs: the runtime, the dispatcher and the delivery worker."""
-
-    rt: Runtime
-    dispatcher: Dispatcher
-    worker: DeliveryWorker
-    background: list = field(default_factory=list)
 
 
 SERVICES = web.AppKey("npsbot_services", Services)
@@ -48,9 +37,14 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None, migrate: bo
 
 
 def build_services(rt: Runtime, notifiers: dict[str, Notifier] | None = None) -> Services:
-    from bot.digest import build_digest_for
+    from bot import outbox
+    from bot.digest import send_digest
+    from bot.mail.outgoing import EMAIL_KIND
+    from bot.mail.sender import send_email
 
-    worker = DeliveryWorker(rt, dict(notifiers or {}), digest_builder=build_digest_for)
+    worker = DeliveryWorker(rt, dict(notifiers or {}))
+    worker.register(outbox.DIGEST_POST, send_digest)
+    worker.register(EMAIL_KIND, send_email)
     if rt.settings.mail_enabled and "email" not in worker.notifiers:
         from handlers.mail.smtp import SmtpSender
 
@@ -68,7 +62,7 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics_view(request: web.Request) -> web.Response:
     rt = request.app[SERVICES].rt
 
-    def outbox_state() -> tuple[int, object]:
+    def outbox_state() -> tuple[int, datetime | None]:
         with read_scope(rt.engine) as s:
             return s.execute(
                 select(func.count(), func.min(Outbox.created_at)).where(Outbox.status == OutboxStatus.PENDING)
@@ -78,7 +72,7 @@ async def metrics_view(request: web.Request) -> web.Response:
         depth, oldest = await asyncio.to_thread(outbox_state)
         metrics.OUTBOX_DEPTH.set(depth)
         metrics.OUTBOX_OLDEST.set((rt.clock.now() - as_utc(oldest)).total_seconds() if oldest else 0)
-    except Exception:  # noqa: BLE001 - metrics must answer even when the database does not
+    except Exception:  # metrics must answer even when the database does not
         log.warning("metrics.outbox_unavailable")
     return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -120,21 +114,12 @@ def build_app(services: Services, *, with_platforms: bool = True, run_workers: b
 
 def _background(services: Services):
     async def ctx(app: web.Application):
-        from bot.scheduler import start_scheduler
-
-        worker_task = asyncio.create_task(services.worker.run(), name="outbox-worker")
-        scheduler = await start_scheduler(services)
+        from bot.background import Background
         from handlers.mail.imap import start_imap
 
-        imap = start_imap(services)
+        background = Background(services, pollers=[start_imap])
+        await background.start()
         yield
-        if imap is not None:
-            await imap.stop()
-        if scheduler is not None:
-            await scheduler.stop()
-        await services.worker.stop()
-        worker_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker_task
+        await background.stop()
 
     return ctx

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot import outbox
 from bot.actors import Actor, Place
 from bot.errors import Forbidden, NpsError
 from bot.runtime import Runtime
@@ -87,24 +86,9 @@ def digest_off(rt: Runtime, place: Place, actor: Actor) -> str:
 
 
 def request_digest(rt: Runtime, place: Place, actor: Actor | None = None) -> str:
-    """Queue a digest for this channel now (its segment filter applies).
+    """Queue a digest for this channel now (its segment filter applies; bot.digest.posting checks
+    who may ask)."""
+    from bot.digest.posting import request_digest as queue_digest
 
-    Only admins may post one to a channel without a digest schedule: the schedule is the admin's
-    decision that this channel sees the numbers.
-    """
-    now = rt.clock.now()
-    with session_scope(rt.engine) as session:
-        sub = session.execute(
-            select(Subscription).where(Subscription.platform == place.platform,
-                                       Subscription.channel_id == place.channel_id)
-        ).scalar_one_or_none()
-        if actor is not None and (sub is None or not sub.digest_weekday) and not actor.is_admin(rt.settings.admins):
-            raise Forbidden("This channel has no digest schedule, so only the people listed in NPSBOT_ADMINS "
-                            "can post a digest here.")
-        outbox.add(session, [outbox.row(
-            platform=place.platform, channel_id=place.channel_id, kind=outbox.DIGEST_POST, now=now,
-            payload={"period_end": now.isoformat(), "segment": sub.segment if sub else None,
-                     "on_demand": True},
-        )])
-    rt.wake()
+    queue_digest(rt, place, actor)
     return "Building the digest for this channel; it will be posted here in a moment."

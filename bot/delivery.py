@@ -6,7 +6,9 @@ with a conditional UPDATE before it is sent, so several replicas on one database
 same row at once; a replica that dies mid-send leaves a lease that expires, and the row is sent
 again: only sends in flight at the crash (at most one per channel) can repeat, and only once.
 Failures back off exponentially; a 429's Retry-After is honoured; permanent failures are parked
-as `dead`.
+as `dead`. The SQL (heads, leases, settling) is bot.outbox's; how each kind of row is sent is a
+table of senders (`CORE_SENDERS` for the chat kinds; e-mail and digests are registered by the
+composition root from bot.mail and bot.digest).
 """
 
 from __future__ import annotations
@@ -16,22 +18,17 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
-
-from sqlalchemy import and_, case, func, or_, select, update
+from typing import Any, Protocol, cast
 
 from bot import metrics, outbox
-from bot.clock import as_utc
-from bot.mail.outgoing import EMAIL_KIND
+from bot.outbox import Job
 from bot.queries import alert_view
 from bot.runtime import Runtime
 from bot.storms import StormControl, is_member_ref
 from bot.views import AlertView
-from storage.db import read_scope, session_scope
-from storage.models import Outbox, OutboxStatus, PostedMessage
+from storage.db import read_scope
 
 log = logging.getLogger(__name__)
 
@@ -76,31 +73,25 @@ class Notifier(Protocol):
     async def post_digest(self, channel_id: str, digest: Any) -> None: ...
 
 
-# Builds a digest view from an outbox payload; supplied by bot.digest when it is wired in.
-DigestBuilder = Callable[[Runtime, str, str, dict], Any]
+# How one kind of outbox row is sent: given the worker (its runtime and helpers), the platform's
+# notifier and the row; returns the posted message's reference when there is one to remember.
+Sender = Callable[["DeliveryWorker", Notifier, Job], Awaitable[str | None]]
 
 POSTING_KINDS = {outbox.ALERT_POST, outbox.THREAD_NOTE, outbox.TEXT, outbox.DIGEST_POST}
 
-
-@dataclass
-class _Job:
-    id: int
-    platform: str
-    channel_id: str
-    kind: str
-    followup_id: int | None
-    payload: dict | None
-    attempts: int
+_Job = Job  # the name tests and older code use
 
 
 class DeliveryWorker:
     """Polls the outbox (and wakes on `rt.wake`) and delivers through the platform notifiers."""
 
     def __init__(self, rt: Runtime, notifiers: dict[str, Notifier], *,
-                 digest_builder: DigestBuilder | None = None) -> None:
+                 senders: dict[str, Sender] | None = None) -> None:
         self.rt = rt
         self.notifiers = notifiers
-        self.digest_builder = digest_builder
+        # The table of per-kind senders: the chat kinds below, plus what the composition root
+        # registers (bot.mail's e-mail sender, bot.digest's digest sender).
+        self.senders: dict[str, Sender] = {**CORE_SENDERS, **(senders or {})}
         self.owner = uuid.uuid4().hex[:12]
         # How long a row stays with a worker that took it: longer than any send can take (the
         # platform clients time out at 30 s), short enough that a crashed replica's row is
@@ -115,6 +106,10 @@ class DeliveryWorker:
         self.storms = StormControl(self)  # NPSBOT_ALERT_BURST: folds alert storms into a summary
 
     # -- wiring -----------------------------------------------------------------------------
+    def register(self, kind: str, sender: Sender) -> None:
+        """Send outbox rows of `kind` with `sender`."""
+        self.senders[kind] = sender
+
     def wake(self) -> None:
         """Thread-safe nudge: new rows were committed."""
         loop = self._loop
@@ -127,7 +122,7 @@ class DeliveryWorker:
         while not self._stopping:
             try:
                 delay = await self.tick()
-            except Exception:  # noqa: BLE001 - a bad tick (DB down) must not kill the worker
+            except Exception:  # a bad tick (DB down) must not kill the worker
                 log.exception("outbox.tick_failed")
                 delay = 2.0
             self._wake.clear()
@@ -183,39 +178,14 @@ class DeliveryWorker:
             task.add_done_callback(self._tasks.discard)
         return soonest
 
-    def _heads(self) -> list[tuple[_Job, datetime, bool]]:
-        """The oldest pending row of every channel: later rows wait for it (order per channel)."""
-        now = self.rt.clock.now()
-        with read_scope(self.rt.engine) as s:
-            # Two lanes per channel: posts (alerts, thread lines, texts, digests) keep their order
-            # and pacing; in-place updates of alerts already posted need neither, so a burst of
-            # new alerts never delays the "claimed by" on an older one.
-            lane = case((Outbox.kind == outbox.ALERT_UPDATE, "update"), else_="post")
-            first = (
-                select(func.min(Outbox.id))
-                .where(Outbox.status == OutboxStatus.PENDING, Outbox.platform.in_(list(self.notifiers)))
-                .group_by(Outbox.platform, Outbox.channel_id, lane)
-            )
-            rows = s.execute(select(Outbox).where(Outbox.id.in_(first))).scalars().all()
-            return [
-                (_Job(r.id, r.platform, r.channel_id, r.kind, r.followup_id, r.payload, r.attempts),
-                 as_utc(r.next_attempt_at),
-                 r.lease_until is not None and as_utc(r.lease_until) > now and r.lease_owner != self.owner)
-                for r in rows
-            ]
+    def _heads(self) -> list[tuple[Job, datetime, bool]]:
+        return outbox.heads(self.rt.engine, list(self.notifiers), now=self.rt.clock.now(), owner=self.owner)
 
-    def _lease(self, job: _Job) -> bool:
+    def _lease(self, job: Job) -> bool:
         now = self.rt.clock.now()
-        with session_scope(self.rt.engine) as s:
-            return s.execute(
-                update(Outbox)
-                .where(Outbox.id == job.id, Outbox.status == OutboxStatus.PENDING,
-                       or_(Outbox.lease_until.is_(None), Outbox.lease_until < now,
-                           and_(Outbox.lease_owner == self.owner)))
-                .values(lease_owner=self.owner, lease_until=now + self.lease)
-            ).rowcount == 1
+        return outbox.lease(self.rt.engine, job, owner=self.owner, now=now, until=now + self.lease)
 
-    async def _deliver(self, job: _Job) -> None:
+    async def _deliver(self, job: Job) -> None:
         key = (job.platform, job.channel_id, job.kind == outbox.ALERT_UPDATE)
         try:
             if not await asyncio.to_thread(self._lease, job):
@@ -229,7 +199,7 @@ class DeliveryWorker:
                 metrics.PLATFORM_ERRORS.labels(job.platform, str(exc.status or "error")).inc()
                 await asyncio.to_thread(self._failed, job, exc)
                 return
-            except Exception as exc:  # noqa: BLE001 - network errors, SDK errors: retry later
+            except Exception as exc:  # network errors, SDK errors: retry later
                 log.warning("outbox.send_error", extra={"outbox_id": job.id, "followup": job.followup_id,
                                                         "error": type(exc).__name__})
                 metrics.PLATFORM_ERRORS.labels(job.platform, type(exc).__name__).inc()
@@ -246,115 +216,42 @@ class DeliveryWorker:
             self._busy.discard(key)
             self._wake.set()
 
-    async def _keep_lease(self, job: _Job) -> None:
+    async def _keep_lease(self, job: Job) -> None:
         """Extend the lease while a slow send (a digest with its chart) is still running."""
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             try:
                 await asyncio.to_thread(self._renew, job)
-            except Exception:  # noqa: BLE001 - the lease then simply runs its course
+            except Exception:  # the lease then simply runs its course
                 log.warning("outbox.lease_not_renewed", extra={"outbox_id": job.id})
 
-    def _renew(self, job: _Job) -> None:
-        with session_scope(self.rt.engine) as s:
-            s.execute(update(Outbox).where(Outbox.id == job.id, Outbox.lease_owner == self.owner)
-                      .values(lease_until=self.rt.clock.now() + self.lease))
+    def _renew(self, job: Job) -> None:
+        outbox.renew(self.rt.engine, job, owner=self.owner, until=self.rt.clock.now() + self.lease)
 
-    async def _send(self, notifier: Notifier, job: _Job) -> str | None:
-        if job.kind == outbox.ALERT_POST:
-            if await self.storms.fold(notifier, job):
-                return None  # listed in the channel-minute's summary instead (bot/storms.py)
-            view = await asyncio.to_thread(self._alert, job.followup_id)
-            if view is None:
-                return None
-            return await notifier.post_alert(job.channel_id, view)
-        if job.kind == outbox.ALERT_UPDATE:
-            # A newer update of the same alert is queued: it renders the same current state,
-            # so this one is skipped rather than spending a rate-limited API call.
-            if await asyncio.to_thread(self._superseded, job):
-                return None
-            refs = await asyncio.to_thread(self._refs, job)
-            if not refs and await asyncio.to_thread(self._post_pending, job):
-                # The alert is being posted in the other lane, rendered before this change:
-                # update it once it is there, or it would show the old state.
-                raise DeliveryError("alert not posted yet", retry_after=1)
-            if refs:
-                view = await asyncio.to_thread(self._alert, job.followup_id)
-                for ref in refs:
-                    await notifier.update_alert(job.channel_id, ref, view)
-            await self.storms.refresh(notifier, job)
-            return None
-        if job.kind == outbox.THREAD_NOTE:
-            refs = await asyncio.to_thread(self._refs, job)
-            if refs:
-                await notifier.post_thread(job.channel_id, refs[0], (job.payload or {}).get("text", ""))
-            return None
-        if job.kind == outbox.TEXT:
-            payload = job.payload or {}
-            if payload.get("thread") and job.followup_id:
-                refs = await asyncio.to_thread(self._refs, job)
-                if refs:
-                    await notifier.post_thread(job.channel_id, refs[0], payload.get("text", ""))
-                    return None
-            await notifier.post_text(job.channel_id, payload.get("text", ""))
-            return None
-        if job.kind == EMAIL_KIND:
-            # E-mail (bot/mail): the notifier is the SMTP sender; the payload is the whole message.
-            await notifier.send_email(job.payload or {})
-            return None
-        if job.kind == outbox.DIGEST_POST:
-            if self.digest_builder is None:
-                raise DeliveryError("no digest builder is configured", permanent=True)
-            digest = await asyncio.to_thread(self.digest_builder, self.rt, job.platform, job.channel_id,
-                                             job.payload or {})
-            await notifier.post_digest(job.channel_id, digest)
-            return None
-        raise DeliveryError(f"unknown outbox kind {job.kind!r}", permanent=True)
+    async def _send(self, notifier: Notifier, job: Job) -> str | None:
+        sender = self.senders.get(job.kind)
+        if sender is None:
+            raise DeliveryError(f"unknown outbox kind {job.kind!r}", permanent=True)
+        return await sender(self, notifier, job)
 
-    def _alert(self, followup_id: int | None) -> AlertView | None:
+    def refs(self, job: Job) -> list[str]:
+        """Where the job's follow-up alert is posted in the job's channel (message refs, oldest first)."""
+        # A storm summary's line is no message of its own (bot/storms.py).
+        return [ref for ref in outbox.posted_refs(self.rt.engine, job) if not is_member_ref(ref)]
+
+    def alert(self, followup_id: int | None) -> AlertView | None:
+        """The alert of a follow-up as it stands now (None without a follow-up)."""
         if followup_id is None:
             return None
         with read_scope(self.rt.engine) as s:
             return alert_view(s, followup_id, settings=self.rt.settings, now=self.rt.clock.now())
 
-    def _superseded(self, job: _Job) -> bool:
-        with read_scope(self.rt.engine) as s:
-            return s.execute(select(Outbox.id).where(
-                Outbox.status == OutboxStatus.PENDING, Outbox.kind == outbox.ALERT_UPDATE,
-                Outbox.followup_id == job.followup_id, Outbox.platform == job.platform,
-                Outbox.channel_id == job.channel_id, Outbox.id > job.id,
-            ).limit(1)).first() is not None
-
-    def _post_pending(self, job: _Job) -> bool:
-        with read_scope(self.rt.engine) as s:
-            return s.execute(select(Outbox.id).where(
-                Outbox.status == OutboxStatus.PENDING, Outbox.kind == outbox.ALERT_POST,
-                Outbox.followup_id == job.followup_id, Outbox.platform == job.platform,
-                Outbox.channel_id == job.channel_id,
-            ).limit(1)).first() is not None
-
-    def _refs(self, job: _Job) -> list[str]:
-        with read_scope(self.rt.engine) as s:
-            return [ref for ref in s.execute(
-                select(PostedMessage.message_ref).where(
-                    PostedMessage.followup_id == job.followup_id, PostedMessage.platform == job.platform,
-                    PostedMessage.channel_id == job.channel_id,
-                ).order_by(PostedMessage.id)
-            ).scalars() if not is_member_ref(ref)]  # a storm summary's line is no message of its own
-
-    def _done(self, job: _Job, posted_ref: str | None) -> None:
-        now = self.rt.clock.now()
-        with session_scope(self.rt.engine) as s:
-            if job.kind == outbox.ALERT_POST and posted_ref:
-                s.add(PostedMessage(followup_id=job.followup_id, platform=job.platform,
-                                    channel_id=job.channel_id, message_ref=str(posted_ref), posted_at=now))
-            s.execute(update(Outbox).where(Outbox.id == job.id).values(
-                status=OutboxStatus.SENT, sent_at=now, lease_owner=None, lease_until=None,
-                attempts=Outbox.attempts + 1))
+    def _done(self, job: Job, posted_ref: str | None) -> None:
+        outbox.mark_sent(self.rt.engine, job, posted_ref, now=self.rt.clock.now())
         log.info("outbox.sent", extra={"outbox_id": job.id, "kind": job.kind, "followup": job.followup_id,
                                        "platform": job.platform})
 
-    def _failed(self, job: _Job, exc: DeliveryError) -> None:
+    def _failed(self, job: Job, exc: DeliveryError) -> None:
         now = self.rt.clock.now()
         if exc.retry_after is not None:
             # A rate limit is the platform pacing us, not a failure: wait as asked, count nothing.
@@ -365,13 +262,66 @@ class DeliveryWorker:
             # not hit by every waiting row at once.
             delay = min(MAX_BACKOFF, 0.5 * 2 ** min(attempts - 1, 12)) * random.uniform(0.75, 1.25)
         dead = exc.permanent or attempts >= MAX_ATTEMPTS
-        with session_scope(self.rt.engine) as s:
-            s.execute(update(Outbox).where(Outbox.id == job.id, Outbox.lease_owner == self.owner).values(
-                status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING, attempts=attempts,
-                next_attempt_at=now + timedelta(seconds=delay), lease_owner=None, lease_until=None,
-                last_error=str(exc)[:500]))
+        outbox.mark_failed(self.rt.engine, job, owner=self.owner, dead=dead, attempts=attempts,
+                           retry_at=now + timedelta(seconds=delay), error=str(exc))
         if dead:
             metrics.FAILED.labels(job.platform, job.kind).inc()
         log.warning("outbox.failed", extra={"outbox_id": job.id, "kind": job.kind, "followup": job.followup_id,
                                             "attempts": attempts, "dead": dead, "retry_in": round(delay, 2),
                                             "reason": str(exc)[:200]})
+
+
+# -- the chat kinds' senders ----------------------------------------------------------------------
+async def _send_alert(worker: DeliveryWorker, notifier: Notifier, job: Job) -> str | None:
+    if await worker.storms.fold(notifier, job):
+        return None  # listed in the channel-minute's summary instead (bot/storms.py)
+    view = await asyncio.to_thread(worker.alert, job.followup_id)
+    if view is None:
+        return None
+    return await notifier.post_alert(job.channel_id, view)
+
+
+async def _send_update(worker: DeliveryWorker, notifier: Notifier, job: Job) -> str | None:
+    engine = worker.rt.engine
+    # A newer update of the same alert is queued: it renders the same current state,
+    # so this one is skipped rather than spending a rate-limited API call.
+    if await asyncio.to_thread(outbox.superseded, engine, job):
+        return None
+    refs = await asyncio.to_thread(worker.refs, job)
+    if not refs and await asyncio.to_thread(outbox.post_pending, engine, job):
+        # The alert is being posted in the other lane, rendered before this change:
+        # update it once it is there, or it would show the old state.
+        raise DeliveryError("alert not posted yet", retry_after=1)
+    if refs:
+        # The follow-up exists (its alert was posted): the view is there.
+        view = cast(AlertView, await asyncio.to_thread(worker.alert, job.followup_id))
+        for ref in refs:
+            await notifier.update_alert(job.channel_id, ref, view)
+    await worker.storms.refresh(notifier, job)
+    return None
+
+
+async def _send_thread_note(worker: DeliveryWorker, notifier: Notifier, job: Job) -> str | None:
+    refs = await asyncio.to_thread(worker.refs, job)
+    if refs:
+        await notifier.post_thread(job.channel_id, refs[0], (job.payload or {}).get("text", ""))
+    return None
+
+
+async def _send_text(worker: DeliveryWorker, notifier: Notifier, job: Job) -> str | None:
+    payload = job.payload or {}
+    if payload.get("thread") and job.followup_id:
+        refs = await asyncio.to_thread(worker.refs, job)
+        if refs:
+            await notifier.post_thread(job.channel_id, refs[0], payload.get("text", ""))
+            return None
+    await notifier.post_text(job.channel_id, payload.get("text", ""))
+    return None
+
+
+CORE_SENDERS: dict[str, Sender] = {
+    outbox.ALERT_POST: _send_alert,
+    outbox.ALERT_UPDATE: _send_update,
+    outbox.THREAD_NOTE: _send_thread_note,
+    outbox.TEXT: _send_text,
+}

@@ -1,12 +1,21 @@
-"""Writing deliveries into the outbox, inside the caller's transaction."""
+"""The outbox: writing deliveries inside the caller's transaction, and the delivery worker's SQL.
+
+The writing side (`row`, `add`, `refresh_alerts`) runs in the transaction of the change it
+announces. The reading side (`heads`, `lease`, `mark_sent`, …) is what bot.delivery's worker runs,
+each in a short transaction of its own.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, CursorResult, Engine, and_, case, func, insert, or_, select, update
 from sqlmodel import Session
 
+from bot.clock import as_utc
+from storage.db import read_scope, session_scope
 from storage.models import Outbox, OutboxStatus, PostedMessage
 
 ALERT_POST = "alert.post"
@@ -82,3 +91,110 @@ def refresh_alerts(session: Session | Connection, thread_texts: dict[int, str | 
 def refresh_alert(session: Session | Connection, followup_id: int, *, now: datetime, thread_text: str | None) -> None:
     """Re-render one follow-up's alert everywhere it is shown and leave a line in its thread."""
     refresh_alerts(session, {followup_id: thread_text}, now=now)
+
+
+# -- the reading side: what the delivery worker (bot.delivery) leases, sends and settles ----------
+@dataclass
+class Job:
+    """One outbox row as the worker carries it."""
+
+    id: int
+    platform: str
+    channel_id: str
+    kind: str
+    followup_id: int | None
+    payload: dict | None
+    attempts: int
+
+
+def heads(engine: Engine, platforms: list[str], *, now: datetime, owner: str) -> list[tuple[Job, datetime, bool]]:
+    """The oldest pending row of every channel: later rows wait for it (order per channel).
+
+    Each with when it is due and whether another worker holds its lease.
+    """
+    with read_scope(engine) as s:
+        # Two lanes per channel: posts (alerts, thread lines, texts, digests) keep their order
+        # and pacing; in-place updates of alerts already posted need neither, so a burst of
+        # new alerts never delays the "claimed by" on an older one.
+        lane = case((Outbox.kind == ALERT_UPDATE, "update"), else_="post")
+        first = (
+            select(func.min(Outbox.id))
+            .where(Outbox.status == OutboxStatus.PENDING, Outbox.platform.in_(platforms))
+            .group_by(Outbox.platform, Outbox.channel_id, lane)
+        )
+        rows = s.execute(select(Outbox).where(Outbox.id.in_(first))).scalars().all()
+        return [
+            (Job(r.id, r.platform, r.channel_id, r.kind, r.followup_id, r.payload, r.attempts),
+             as_utc(r.next_attempt_at),
+             r.lease_until is not None and as_utc(r.lease_until) > now and r.lease_owner != owner)
+            for r in rows
+        ]
+
+
+def lease(engine: Engine, job: Job, *, owner: str, now: datetime, until: datetime) -> bool:
+    """Take a pending row for `owner` unless another worker's lease on it is still running."""
+    with session_scope(engine) as s:
+        return cast(CursorResult, s.execute(
+            update(Outbox)
+            .where(Outbox.id == job.id, Outbox.status == OutboxStatus.PENDING,
+                   or_(Outbox.lease_until.is_(None), Outbox.lease_until < now,
+                       and_(Outbox.lease_owner == owner)))
+            .values(lease_owner=owner, lease_until=until)
+        )).rowcount == 1
+
+
+def renew(engine: Engine, job: Job, *, owner: str, until: datetime) -> None:
+    with session_scope(engine) as s:
+        s.execute(update(Outbox).where(Outbox.id == job.id, Outbox.lease_owner == owner)
+                  .values(lease_until=until))
+
+
+def superseded(engine: Engine, job: Job) -> bool:
+    """A newer update of the same alert is queued in the same channel."""
+    with read_scope(engine) as s:
+        return s.execute(select(Outbox.id).where(
+            Outbox.status == OutboxStatus.PENDING, Outbox.kind == ALERT_UPDATE,
+            Outbox.followup_id == job.followup_id, Outbox.platform == job.platform,
+            Outbox.channel_id == job.channel_id, Outbox.id > job.id,
+        ).limit(1)).first() is not None
+
+
+def post_pending(engine: Engine, job: Job) -> bool:
+    """The alert this row is about is still waiting to be posted in the same channel."""
+    with read_scope(engine) as s:
+        return s.execute(select(Outbox.id).where(
+            Outbox.status == OutboxStatus.PENDING, Outbox.kind == ALERT_POST,
+            Outbox.followup_id == job.followup_id, Outbox.platform == job.platform,
+            Outbox.channel_id == job.channel_id,
+        ).limit(1)).first() is not None
+
+
+def posted_refs(engine: Engine, job: Job) -> list[str]:
+    """The message references of the job's follow-up alert in the job's channel, oldest first."""
+    with read_scope(engine) as s:
+        return list(s.execute(
+            select(PostedMessage.message_ref).where(
+                PostedMessage.followup_id == job.followup_id, PostedMessage.platform == job.platform,
+                PostedMessage.channel_id == job.channel_id,
+            ).order_by(PostedMessage.id)
+        ).scalars())
+
+
+def mark_sent(engine: Engine, job: Job, posted_ref: str | None, *, now: datetime) -> None:
+    """Settle a delivered row (and remember where a new alert was posted)."""
+    with session_scope(engine) as s:
+        if job.kind == ALERT_POST and posted_ref and job.followup_id is not None:
+            s.add(PostedMessage(followup_id=job.followup_id, platform=job.platform,
+                                channel_id=job.channel_id, message_ref=str(posted_ref), posted_at=now))
+        s.execute(update(Outbox).where(Outbox.id == job.id).values(
+            status=OutboxStatus.SENT, sent_at=now, lease_owner=None, lease_until=None,
+            attempts=Outbox.attempts + 1))
+
+
+def mark_failed(engine: Engine, job: Job, *, owner: str, dead: bool, attempts: int, retry_at: datetime,
+                error: str) -> None:
+    """Give a failed row back for a retry at `retry_at`, or park it as dead."""
+    with session_scope(engine) as s:
+        s.execute(update(Outbox).where(Outbox.id == job.id, Outbox.lease_owner == owner).values(
+            status=OutboxStatus.DEAD if dead else OutboxStatus.PENDING, attempts=attempts,
+            next_attempt_at=retry_at, lease_owner=None, lease_until=None, last_error=error[:500]))

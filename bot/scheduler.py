@@ -28,12 +28,13 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Connection, Engine, create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
@@ -131,12 +132,12 @@ def load_schedules(rt: Runtime, subscription_id: int | None = None) -> list[Sche
     return out
 
 
-def _insert_ignore(session: Session, table):
+def _insert_ignore(session: Session, table: Any) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def claim_period(rt: Runtime, schedule: Schedule, fire: datetime) -> bool:
@@ -188,7 +189,7 @@ class Leadership:
     def __init__(self, engine: Engine) -> None:
         self.postgres = engine.dialect.name == "postgresql"
         self._lock_engine = create_engine(engine.url, poolclass=NullPool) if self.postgres else None
-        self._conn = None
+        self._conn: Connection | None = None
         self.leader = not self.postgres
 
     def check(self) -> bool:
@@ -200,15 +201,16 @@ class Leadership:
                 self._conn.execute(text("SELECT 1"))
                 self._conn.commit()
                 return True
-            except Exception:  # noqa: BLE001 - a dead session means the lock is gone too
+            except Exception:  # a dead session means the lock is gone too
                 log.warning("scheduler.leadership_lost")
                 self._drop()
         try:
             if self._conn is None:
+                assert self._lock_engine is not None  # made whenever self.postgres
                 self._conn = self._lock_engine.connect()
             got = bool(self._conn.execute(select(func.pg_try_advisory_lock(LOCK_KEY))).scalar_one())
             self._conn.commit()
-        except Exception:  # noqa: BLE001 - database unreachable: not the leader this time
+        except Exception:  # database unreachable: not the leader this time
             log.warning("scheduler.leadership_check_failed")
             self._drop()
             got = False
@@ -224,7 +226,7 @@ class Leadership:
             try:
                 conn.invalidate()
                 conn.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
     def release(self) -> None:
@@ -234,11 +236,11 @@ class Leadership:
                 if self.leader:
                     self._conn.execute(select(func.pg_advisory_unlock(LOCK_KEY)))
                     self._conn.commit()
-            except Exception:  # noqa: BLE001 - closing below releases it anyway
+            except Exception:  # closing below releases it anyway
                 pass
             try:
                 self._conn.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
             self._conn = None
         self.leader = not self.postgres
@@ -316,7 +318,7 @@ class DigestScheduler:
                 schedules = await asyncio.to_thread(load_schedules, self.rt)
                 self._sync_jobs(schedules)
                 return await asyncio.to_thread(enqueue_due, self.rt, grace=self.grace)
-            except Exception:  # noqa: BLE001 - one failed sync (database away) must not stop the next
+            except Exception:  # one failed sync (database away) must not stop the next
                 log.exception("scheduler.sync_failed")
                 return 0
 
@@ -362,11 +364,11 @@ class DigestScheduler:
                 from bot.escalation import escalate_due  # issue 16: escalation runs with reminders
 
                 await asyncio.to_thread(escalate_due, self.rt)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("scheduler.escalation_failed")
             try:
                 return await asyncio.to_thread(send_reminders, self.rt)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("scheduler.reminders_failed")
                 return 0
 
@@ -382,7 +384,7 @@ class DigestScheduler:
                 return 0
             try:
                 return await asyncio.to_thread(run_due, self.rt)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("scheduler.resurvey_failed")
                 return 0
 

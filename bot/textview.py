@@ -7,6 +7,7 @@ replaced so a comment cannot rewrite a terminal or a log line.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from bot.commands import Verb
 from bot.nps import format_nps
@@ -19,9 +20,12 @@ from bot.views import (
     Notice,
     ScoreView,
 )
-from bot.wording import UNKNOWN_CUSTOMER, counted, insufficient_data, signed_change, verdict
+from bot.wording import UNKNOWN_CUSTOMER, clip, counted, insufficient_data, signed_change, verdict
 from bot.wording import day as day
 from bot.wording import timestamp as when
+
+if TYPE_CHECKING:
+    from bot.digest.views import DigestView
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Invisible characters that change how text around them reads: bidi embeddings, overrides and
@@ -203,3 +207,56 @@ def reply_text(reply) -> str:
 def action_label(verb: Verb) -> str:
     return {Verb.CLAIM: "Claim", Verb.NOTE: "Add note", Verb.CLOSE: "Close", Verb.REOPEN: "Reopen",
             Verb.EMAIL: "Email customer"}[verb]
+
+
+def digest_text(view: DigestView) -> str:
+    """The whole weekly digest as plain text (terminal, shell, and every platform's fallback)."""
+    from bot.digest.format import duration, overdue_text, segment_figure
+    from bot.digest.views import RECOVERED_MEANS
+    from bot.mail.recovery import recovery_lines
+    from bot.theme_digest import text_lines as theme_lines
+
+    lines = [view.title, f"{view.period_text}, compared with the 7 days before."]
+    if view.quiet:
+        lines += ["", view.quiet_text]
+        if view.recovery is not None:
+            lines += ["", *recovery_lines(view.recovery, money=money, duration=duration)]
+        return "\n".join(lines)
+    lines += ["", f"{view.headline} · change {view.change_text}", view.counts_text]
+    if len(view.trend) > 1:
+        lines.append(f"Trend ({len(view.trend)} weeks, oldest first): {view.trend_text}")
+    if view.segments and view.segment is None:
+        lines += ["", "By segment:"]
+        labels = [clip(safe(s.label), 32) for s in view.segments]
+        width = max(len(label) for label in labels)
+        for label, s in zip(labels, view.segments, strict=True):
+            lines.append(f"  {label:<{width}}  {segment_figure(s)}")
+        if view.segments_total > len(view.segments):
+            lines.append(f"  … and {view.segments_total - len(view.segments)} more segments")
+    lines += ["", f"What detractors wrote about ({counted(view.detractor_comments, 'comment', thousands=True)}):"]
+    if not view.detractor_comments:
+        lines.append("  No detractor comments this week.")
+    for t in view.themes:
+        quote = f"  “{safe(t.example)}”" if t.example else ""
+        change = f" {t.change:+d}" if t.change is not None else ""
+        lines.append(f"  {safe(t.name):<28} {t.count:>4} ({t.share:.0%}){change}{quote}")
+    if view.uncategorised:
+        lines.append(f"  {'Other':<28} {view.uncategorised:>4}")
+    lines += theme_lines(view)
+    lines += ["", "Follow-up loop:", f"  {view.loop_text}", f"  {view.medians_text}",
+              f"  {view.risk_text}", f"  {view.claim_sla_text}"]
+    if view.loop.outcomes:
+        lines.append(f"  {view.outcomes_text}")
+    lines.append(f"  {RECOVERED_MEANS}")
+    lp = view.loop
+    if lp.overdue_total:
+        lines.append(f"  Overdue ({lp.overdue_total:,}):")
+        for o in lp.overdue:
+            lines.append(f"    {overdue_text(o)}")
+        if lp.overdue_total > len(lp.overdue):
+            lines.append(f"    … and {lp.overdue_total - len(lp.overdue):,} more (`open` lists them)")
+    else:
+        lines.append("  Nothing overdue.")
+    if view.recovery is not None:
+        lines += ["", *recovery_lines(view.recovery, money=money, duration=duration)]
+    return "\n".join(lines)

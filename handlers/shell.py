@@ -17,7 +17,6 @@ Customer text is printed literally (no markup, control characters neutralised).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import shlex
 import sys
@@ -30,9 +29,10 @@ from rich.panel import Panel
 from rich.text import Text
 
 from bot.actors import Actor, Place
-from bot.app import Services
+from bot.background import Background
 from bot.commands import reaction_command
 from bot.ingest import ingest, validate_item
+from bot.runtime import Services
 from bot.textview import alert_text, reply_text, safe
 from bot.views import AlertView, HelpView
 
@@ -225,7 +225,8 @@ async def run_shell(services: Services, *, user: str, channel: str, stdin: TextI
     services.worker.notifiers[PLATFORM] = notifier
     shell = Shell(services, console, user=user, channel=channel)
     interactive = stdin.isatty()
-    worker_task = asyncio.create_task(services.worker.run()) if interactive else None
+    background = Background(services, deliver=interactive, schedule=False)
+    await background.start()
     if banner:
         shell.say(banner)
     try:
@@ -243,8 +244,4 @@ async def run_shell(services: Services, *, user: str, channel: str, stdin: TextI
         pass
     finally:
         await services.worker.drain()
-        if worker_task:
-            await services.worker.stop()
-            worker_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker_task
+        await background.stop()

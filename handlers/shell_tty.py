@@ -19,7 +19,7 @@ import threading
 
 from rich.console import Console
 
-from bot.app import Services
+from bot.runtime import Services
 
 try:  # pragma: no cover - readline is missing on some platforms; input() still works without it
     import readline

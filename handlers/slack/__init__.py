@@ -10,9 +10,7 @@ request and its acknowledgement.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import sys
 
 import aiohttp
 from aiohttp import web
@@ -21,13 +19,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.signature import SignatureVerifier
 
+from bot.background import Background
 from bot.delivery import Notifier
 from handlers.slack.listeners import SlackDoor, register
 from handlers.slack.membership import members_lookup
 from handlers.slack.notifier import SlackNotifier, make_client
 from handlers.slack.workspace import WorkspaceBinding
 
-__all__ = ["build_bolt_app", "favour_event_loop", "mount", "SlackNotifier"]
+__all__ = ["build_bolt_app", "mount", "SlackNotifier"]
 
 
 log = logging.getLogger(__name__)
@@ -39,18 +38,6 @@ def _authorize(token: str):
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, bot_token=token)
 
     return authorize
-
-
-# Seconds a thread may hold the GIL before another may take it. Python's default (5 ms) lets a
-# worker thread rendering a reply hold off the event loop, which answers Slack's acks, several
-# times per request; 1 ms keeps acks close to a bare Bolt app under a burst (bench/slack_ack.py).
-GIL_SWITCH_INTERVAL = 0.001
-
-
-def favour_event_loop() -> None:
-    """Hand the GIL back to the event loop sooner (process-wide; only ever lowers the interval)."""
-    if sys.getswitchinterval() > GIL_SWITCH_INTERVAL:
-        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
 
 
 class _NoTokenFromEnvironmentWarning(logging.Filter):
@@ -115,7 +102,6 @@ def _malformed_event(body: object) -> bool:
 def mount(app: web.Application, services) -> Notifier:
     """Add `POST /slack/events` to the server and return the Slack Notifier."""
     settings = services.rt.settings
-    favour_event_loop()
     bolt = build_bolt_app(services)
     notifier = SlackNotifier(bolt.client, post_interval=settings.slack_post_interval,
                              clock=services.rt.clock)
@@ -161,11 +147,11 @@ def mount(app: web.Application, services) -> Notifier:
 
     async def finish_acknowledged(_: web.Application):
         # Requests acknowledged by a process that died are applied again (handlers/slack/inbox.py).
-        task = asyncio.create_task(bolt.npsbot_door.inbox.run(), name="slack-inbox")
+        background = Background(services, deliver=False, schedule=False,
+                                tasks={"slack-inbox": bolt.npsbot_door.inbox.run()})
+        await background.start()
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await background.stop()
 
     app.router.add_post("/slack/events", slack_events)
     app.cleanup_ctx.append(shared_session)

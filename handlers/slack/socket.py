@@ -14,13 +14,15 @@ import logging
 import aiohttp
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-from handlers.slack import build_bolt_app, favour_event_loop
+from bot.background import Background
+from bot.runtime import Services
+from handlers.slack import build_bolt_app
 from handlers.slack.notifier import SlackNotifier
 
 log = logging.getLogger(__name__)
 
 
-async def run_socket(services, *, stop: asyncio.Event | None = None, run_workers: bool = False) -> None:
+async def run_socket(services: Services, *, stop: asyncio.Event | None = None, run_workers: bool = False) -> None:
     """Connect to Slack over Socket Mode and serve until cancelled (or until `stop` is set).
 
     With `run_workers`, the delivery worker and the scheduler run in this event loop too (what
@@ -29,7 +31,6 @@ async def run_socket(services, *, stop: asyncio.Event | None = None, run_workers
     settings = services.rt.settings
     if not settings.slack_app_token or not settings.slack_bot_token:
         raise RuntimeError("Socket Mode needs SLACK_APP_TOKEN (xapp-…) and SLACK_BOT_TOKEN (xoxb-…).")
-    favour_event_loop()
     bolt = build_bolt_app(services, socket_mode=True)
     # One connection pool for the Web API and response_url replies, as in HTTP mode.
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
@@ -38,26 +39,15 @@ async def run_socket(services, *, stop: asyncio.Event | None = None, run_workers
     handler = AsyncSocketModeHandler(bolt, app_token=settings.slack_app_token.get_secret_value(),
                                      web_client=bolt.client)
     # Acknowledged commands left by a process that died are applied here too (handlers/slack/inbox.py).
-    background: list[asyncio.Task] = [asyncio.create_task(bolt.npsbot_door.inbox.run(), name="slack-inbox")]
-    scheduler = None
+    background = Background(services, deliver=run_workers, schedule=run_workers,
+                            tasks={"slack-inbox": bolt.npsbot_door.inbox.run()})
     try:
-        if run_workers:
-            from bot.scheduler import start_scheduler
-
-            background.append(asyncio.create_task(services.worker.run(), name="outbox-worker"))
-            scheduler = await start_scheduler(services)
+        await background.start()
         await handler.connect_async()
         log.info("slack.socket_mode_connected")
         await (stop.wait() if stop is not None else asyncio.Event().wait())
     finally:
-        if scheduler is not None:
-            await scheduler.stop()
-        if run_workers:
-            await services.worker.stop()
-        if background:
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+        await background.stop()
         await handler.close_async()
         bolt.client.session = None
         await session.close()
