@@ -197,59 +197,114 @@ def build(tool: str, response_id: Any, values: Mapping[str, Any], *, config: Too
     for validation to refuse.
     """
     fixed = dict(fixed or {})
-    fallback = dict(fallback or {})
-    origin: dict[str, str] = {}
-    picked: dict[str, Any] = {}
-    used: set[str] = set()
-    for key in KEYS:
-        configured = config.field_names(key)
-        hit: tuple[str, Any] | None
-        if key in fixed and not configured:
-            hit = fixed[key]
-        else:
-            hit = find(values, names_for(config, key, defaults), skip=used, aliases=aliases)
-            # A configured name that matches nothing is not silently replaced by a guess.
-            if hit is None and not configured and key in fallback and fallback[key][0] not in used:
-                hit = fallback[key]
-        if hit is None or hit[1] is None or (isinstance(hit[1], str) and not hit[1].strip()):
-            continue
-        name, value = hit
-        if key != "submitted_at":
-            used.add(name)
-        picked[key] = value
-        origin[_PATHS.get(key, key)] = (paths or {}).get(name, name)
+    paths = paths or {}
+    picked, origin, used = _pick_fields(values, config=config, defaults=defaults, aliases=aliases,
+                                        fixed=fixed, fallback=dict(fallback or {}), paths=paths)
     if "score" not in picked:
-        configured = config.field_names("score")
-        empty = (None if configured else fixed.get("score")) or find(
-            values, names_for(config, "score", defaults), aliases=aliases, allow_empty=True)
-        if empty:
-            raise MissingScore(f"{(paths or {}).get(empty[0], empty[0])} is empty: the NPS question "
-                               "was not answered")
-        env = f"NPSBOT_{tool.upper().replace('-', '_')}_SCORE_FIELD"
-        hint = (f"no field named {' or '.join(configured)} ({env})" if configured
-                else f"no NPS question found; set {env}")
-        raise MissingScore(hint)
+        raise _missing_score(tool, values, config=config, defaults=defaults, aliases=aliases,
+                             fixed=fixed, paths=paths)
 
     item: dict[str, Any] = {"id": response_id, "score": parse_score(picked["score"]), "source": tool}
     origin["id"] = id_field
     if "comment" in picked:
         item["comment"] = str(picked["comment"]).strip()
+    _add_submitted_at(item, origin, picked, submitted_at, tz=tz, strict_dates=strict_dates)
+    customer = _customer(picked, origin)
+    if customer:
+        item["customer"] = customer
+    clean_tags = _clean_tags(tags, used)
+    if clean_tags:
+        item["tags"] = clean_tags
+    return Mapped(item, origin)
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _pick_fields(values: Mapping[str, Any], *, config: ToolFields,
+                 defaults: Mapping[str, tuple[str, ...]] | None,
+                 aliases: Mapping[str, Iterable[str]] | None,
+                 fixed: Mapping[str, tuple[str, Any]], fallback: Mapping[str, tuple[str, Any]],
+                 paths: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str], set[str]]:
+    """Each generic key's value, the (422) path of the tool field it came from, and the tool
+    fields taken (a tool field answers one key only; the date may also be a tag)."""
+    origin: dict[str, str] = {}
+    picked: dict[str, Any] = {}
+    used: set[str] = set()
+    for key in KEYS:
+        hit = _pick_one(key, values, config=config, defaults=defaults, aliases=aliases,
+                        fixed=fixed, fallback=fallback, used=used)
+        if hit is None or _blank(hit[1]):
+            continue
+        name, value = hit
+        if key != "submitted_at":
+            used.add(name)
+        picked[key] = value
+        origin[_PATHS.get(key, key)] = paths.get(name, name)
+    return picked, origin, used
+
+
+def _pick_one(key: str, values: Mapping[str, Any], *, config: ToolFields,
+              defaults: Mapping[str, tuple[str, ...]] | None,
+              aliases: Mapping[str, Iterable[str]] | None,
+              fixed: Mapping[str, tuple[str, Any]], fallback: Mapping[str, tuple[str, Any]],
+              used: set[str]) -> tuple[str, Any] | None:
+    """The (tool field, value) for one generic key: configured names, else the tool's own field,
+    else default names, else the fallback field."""
+    configured = config.field_names(key)
+    if key in fixed and not configured:
+        return fixed[key]
+    hit = find(values, names_for(config, key, defaults), skip=used, aliases=aliases)
+    # A configured name that matches nothing is not silently replaced by a guess.
+    if hit is None and not configured and key in fallback and fallback[key][0] not in used:
+        hit = fallback[key]
+    return hit
+
+
+def _missing_score(tool: str, values: Mapping[str, Any], *, config: ToolFields,
+                   defaults: Mapping[str, tuple[str, ...]] | None,
+                   aliases: Mapping[str, Iterable[str]] | None,
+                   fixed: Mapping[str, tuple[str, Any]], paths: Mapping[str, str]) -> MissingScore:
+    """Why no score was picked: an unanswered NPS question, or no field with the score's name."""
+    configured = config.field_names("score")
+    empty = (None if configured else fixed.get("score")) or find(
+        values, names_for(config, "score", defaults), aliases=aliases, allow_empty=True)
+    if empty:
+        return MissingScore(f"{paths.get(empty[0], empty[0])} is empty: the NPS question "
+                            "was not answered")
+    env = f"NPSBOT_{tool.upper().replace('-', '_')}_SCORE_FIELD"
+    hint = (f"no field named {' or '.join(configured)} ({env})" if configured
+            else f"no NPS question found; set {env}")
+    return MissingScore(hint)
+
+
+def _add_submitted_at(item: dict[str, Any], origin: dict[str, str], picked: Mapping[str, Any],
+                      submitted_at: tuple[str, Any] | None, *, tz: str | None,
+                      strict_dates: bool) -> None:
+    """The picked date (else the tool's own `submitted_at`) as ISO 8601 in `item`; an unreadable
+    one raises with `strict_dates` and is passed on as text otherwise."""
     when = picked.get("submitted_at")
     when_origin = origin.get("submitted_at")
     if when is None and submitted_at is not None:
         when_origin, when = submitted_at
-    if when is not None:
-        try:
-            parsed = parse_datetime(when, tz)
-            item["submitted_at"] = parsed.isoformat() if parsed else None
-        except ValueError:
-            if strict_dates:
-                raise ValueError(f"{when_origin} is not a date npsbot can read "
-                                 f"({str(when)[:40]!r})") from None
-            item["submitted_at"] = str(when)
-        if item.get("submitted_at") is None:
-            item.pop("submitted_at", None)
-        origin["submitted_at"] = when_origin or "submitted_at"
+    if when is None:
+        return
+    try:
+        parsed = parse_datetime(when, tz)
+        item["submitted_at"] = parsed.isoformat() if parsed else None
+    except ValueError:
+        if strict_dates:
+            raise ValueError(f"{when_origin} is not a date npsbot can read "
+                             f"({str(when)[:40]!r})") from None
+        item["submitted_at"] = str(when)
+    if item.get("submitted_at") is None:
+        item.pop("submitted_at", None)
+    origin["submitted_at"] = when_origin or "submitted_at"
+
+
+def _customer(picked: Mapping[str, Any], origin: dict[str, str]) -> dict[str, Any]:
+    """The generic `customer` object (empty when nothing about the customer was picked)."""
     customer: dict[str, Any] = {}
     for key in ("customer_id", "customer_name", "email", "segment", "owner"):
         if key in picked:
@@ -260,13 +315,13 @@ def build(tool: str, response_id: Any, values: Mapping[str, Any], *, config: Too
         # Without a customer id, the respondent's address still ties their answers together.
         customer["id"] = customer["email"].lower()
         origin["customer.id"] = origin["customer.email"]
-    if customer:
-        item["customer"] = customer
-    clean_tags = {k[:100]: scalar(v) for k, v in (tags or {}).items()
-                  if k not in used and scalar(v) not in (None, "")}
-    if clean_tags:
-        item["tags"] = clean_tags
-    return Mapped(item, origin)
+    return customer
+
+
+def _clean_tags(tags: Mapping[str, Any] | None, used: set[str]) -> dict[str, Any]:
+    """The tool's other values as tags: not the fields already picked, nothing empty."""
+    return {k[:100]: scalar(v) for k, v in (tags or {}).items()
+            if k not in used and scalar(v) not in (None, "")}
 
 
 class MissingScore(ValueError):

@@ -9,14 +9,19 @@ Bot Framework Emulator uses. botbuilder is imported only under handlers/teams/.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from botbuilder.core import TurnContext
+    from botbuilder.integration.aiohttp import CloudAdapter
+
     from bot.app import Services
     from bot.config import Settings
     from bot.delivery import Notifier
+    from handlers.teams.bot import NpsTeamsBot
 
 log = logging.getLogger(__name__)
 
@@ -53,37 +58,54 @@ class BotConfig:
 
 def mount(app: web.Application, services: Services) -> Notifier:
     """Add `POST /api/messages` and return the Teams Notifier for the delivery worker."""
-    from botbuilder.core import TurnContext
+    from handlers.teams.bot import NpsTeamsBot
+    from handlers.teams.conversations import ConversationStore
+    from handlers.teams.notifier import TeamsNotifier
+
+    settings = services.rt.settings
+    config = BotConfig(settings)
+    adapter = _adapter(config)
+    store = ConversationStore(services.rt)
+    bot = NpsTeamsBot(services.dispatcher, store)
+    # No app id: nothing authenticates activities, so only this machine may send them (local_mode.py).
+    local_guard = not config.APP_ID and not settings.teams_allow_remote
+    app.router.add_post("/api/messages", _messages_handler(adapter, bot, local_guard=local_guard))
+    _log_mode(config, local_guard=local_guard)
+    notifier = TeamsNotifier(adapter, services.rt, store, config.APP_ID)
+    _register_roster(app, services, notifier)
+    return notifier
+
+
+def _adapter(config: BotConfig) -> CloudAdapter:
+    """botbuilder's CloudAdapter for `config`, with cached credentials and the turn-error reply."""
     from botbuilder.integration.aiohttp import (
         CloudAdapter,
         ConfigurationBotFrameworkAuthentication,
         ConfigurationServiceClientCredentialFactory,
     )
 
-    from handlers.teams.bot import NpsTeamsBot
-    from handlers.teams.conversations import ConversationStore
     from handlers.teams.credentials import CachedCredentialFactory
-    from handlers.teams.local_mode import refusal
-    from handlers.teams.notifier import TeamsNotifier
 
-    settings = services.rt.settings
-    config = BotConfig(settings)
     credentials = CachedCredentialFactory(ConfigurationServiceClientCredentialFactory(config))
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(config, credentials_factory=credentials))
-    store = ConversationStore(services.rt)
-    bot = NpsTeamsBot(services.dispatcher, store)
+    adapter.on_turn_error = _on_turn_error
+    return adapter
 
-    async def on_error(context: TurnContext, error: Exception) -> None:
-        log.error("teams.turn_failed", exc_info=error, extra={"activity_type": context.activity.type})
-        if context.activity.type == "message":
-            try:
-                await context.send_activity("Sorry, something went wrong on my side; please try again.")
-            except Exception:  # the connector may be what failed
-                log.warning("teams.error_reply_failed")
 
-    adapter.on_turn_error = on_error
-    # No app id: nothing authenticates activities, so only this machine may send them (local_mode.py).
-    local_guard = not config.APP_ID and not settings.teams_allow_remote
+async def _on_turn_error(context: TurnContext, error: Exception) -> None:
+    log.error("teams.turn_failed", exc_info=error, extra={"activity_type": context.activity.type})
+    if context.activity.type == "message":
+        try:
+            await context.send_activity("Sorry, something went wrong on my side; please try again.")
+        except Exception:  # the connector may be what failed
+            log.warning("teams.error_reply_failed")
+
+
+def _messages_handler(adapter: CloudAdapter, bot: NpsTeamsBot, *,
+                      local_guard: bool) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """`POST /api/messages`: check the body is a JSON activity (and, with `local_guard`, that it
+    comes from this machine), then hand it to the adapter."""
+    from handlers.teams.local_mode import refusal
 
     async def messages(request: web.Request) -> web.StreamResponse:
         if "application/json" not in request.headers.get("Content-Type", ""):
@@ -102,21 +124,21 @@ def mount(app: web.Application, services: Services) -> Notifier:
             response = await adapter.process(request, bot)
         except (web.HTTPException, PermissionError):
             raise  # botbuilder's own answers, e.g. 401 for a missing or bad token
-        except Exception:  # turn errors go to on_error; what escapes is a malformed activity
+        except Exception:  # turn errors go to _on_turn_error; what escapes is a malformed activity
             log.warning("teams.malformed_activity", exc_info=True)
             return web.json_response({"error": "malformed activity"}, status=400)
         return response or web.Response(status=201)
 
-    app.router.add_post("/api/messages", messages)
+    return messages
+
+
+def _log_mode(config: BotConfig, *, local_guard: bool) -> None:
     if not config.APP_ID:
         log.warning("teams.unauthenticated_local_mode", extra={
             "loopback_only": local_guard,
             "hint": "set MICROSOFT_APP_ID (and its password) for any use beyond the Bot Framework Emulator"})
     mode = "authenticated" if config.APP_ID else "unauthenticated local mode (no MICROSOFT_APP_ID)"
     log.info("teams.mounted", extra={"mode": mode, "app_type": config.APP_TYPE})
-    notifier = TeamsNotifier(adapter, services.rt, store, config.APP_ID)
-    _register_roster(app, services, notifier)
-    return notifier
 
 
 def _register_roster(app: web.Application, services: Services, notifier) -> None:
