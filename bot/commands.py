@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -142,96 +143,137 @@ def parse_command(text: str) -> Command:
     word = head.lower()
     rest = rest.strip()
     tokens = _split(rest) if rest else []
+    parser = _PARSERS.get(word)
+    if parser is None:
+        raise CommandError(f"I don't know the command `{head}`.")
+    return parser(word, rest, tokens)
 
-    if word in ("help", "?"):
-        return Command(Verb.HELP)
-    if word == "score":
-        period = 30
-        seg = None
-        for token in tokens:
-            if token.lower() in PERIODS:
-                period = PERIODS[token.lower()]
-            elif "=" not in token:
-                raise CommandError(f"`score` does not understand `{token}`; the period is one of "
-                                   f"{'|'.join(PERIODS)} (e.g. `score 7d`), a segment is `segment=…`.")
-            else:
-                seg = _options([token], {"segment"}, "score")["segment"]
-        return Command(Verb.SCORE, period_days=period, segment=seg)
-    if word in ("open", "unclaimed", "mine"):
-        if tokens:
-            raise CommandError(f"`{word}` takes no arguments.")
-        return Command(Verb(word))
-    if word in ("show", "claim", "reopen"):
-        if len(tokens) > 1:
-            raise CommandError(f"`{word}` takes just a follow-up number, e.g. `{word} 12`.")
-        return Command(Verb(word), number=_number(tokens[0] if tokens else None, word))
-    if word == "assign":
-        number = _number(tokens[0] if tokens else None, word)
-        if len(tokens) != 2:
-            raise CommandError("`assign` needs a number and a person, e.g. `assign 12 @maria`.")
-        return Command(Verb.ASSIGN, number=number, assignee=tokens[1])
-    if word == "note":
-        parts = rest.split(None, 1)
-        number = _number(parts[0] if parts else None, word)
-        note = parts[1].strip() if len(parts) > 1 else ""
-        if not note:
-            raise CommandError("`note` needs some text, e.g. `note 12 called, will follow up Friday`.")
-        return Command(Verb.NOTE, number=number, text=note)
-    if word in ("theme", "themes"):
-        return parse_theme_command(word, rest)
-    if word == "email":
-        parts = rest.split(None, 1)
-        number = _number(parts[0] if parts else None, word)
-        body = parts[1].strip() if len(parts) > 1 else ""
-        if not body:
-            raise CommandError("`email` needs the text to send, e.g. `email 12 Sorry about the ticket, …`.")
-        return Command(Verb.EMAIL, number=number, text=body)
-    if word == "close":
-        cause, rest = take_cause(rest)
-        parts = rest.split(None, 2)
-        number = _number(parts[0] if parts else None, word)
-        outcome = Outcome.RESOLVED
-        note_parts = parts[1:]
-        if note_parts:
-            try:
-                outcome = Outcome(note_parts[0].lower())
-                note_parts = note_parts[1:]
-            except ValueError:
-                # Without a known outcome word, everything after the number is the note.
-                pass
-        close_note = " ".join(note_parts).strip() or None
-        return Command(Verb.CLOSE, number=number, outcome=outcome, text=close_note,
-                       extra={"cause": cause} if cause else {})
-    if word in ("duty", "escalate", "snooze") or (word == "subscribe" and (
-            not tokens or tokens[0].lower() == "alerts")):
-        from bot import routing  # routing builds on this module
 
-        return routing.parse(word, tokens)
-    if word in ("subscribe", "unsubscribe"):
-        if not tokens or tokens[0].lower() != "alerts":
-            raise CommandError(f"Did you mean `{word} alerts`?")
-        if word == "unsubscribe":
-            if len(tokens) > 1:
-                raise CommandError("`unsubscribe alerts` takes no options.")
-            return Command(Verb.UNSUBSCRIBE)
-        opts = _options(tokens[1:], {"segment", "max_score"}, "subscribe alerts")
-        max_score = 6
-        if "max_score" in opts:
-            raw = opts["max_score"]
-            if not raw.isdigit() or not 0 <= int(raw) <= 10:
-                raise CommandError(f"`max_score={raw}` must be a whole number from 0 to 10.")
-            max_score = int(raw)
-        return Command(Verb.SUBSCRIBE, segment=opts.get("segment"), max_score=max_score)
-    if word == "digest":
-        sub = tokens[0].lower() if tokens else ""
-        if sub == "now" and len(tokens) == 1:
-            return Command(Verb.DIGEST_NOW)
-        if sub == "off" and len(tokens) == 1:
-            return Command(Verb.DIGEST_OFF)
-        if sub == "schedule":
-            return _digest_schedule(tokens[1:])
-        raise CommandError("`digest` takes `now`, `schedule mon 09:00 [Europe/Berlin]` or `off`.")
-    raise CommandError(f"I don't know the command `{head}`.")
+# Each verb's parser takes (the lower-cased verb word, the rest of the line, the rest as tokens).
+_Parser = Callable[[str, str, list[str]], Command]
+
+
+def _parse_help(word: str, rest: str, tokens: list[str]) -> Command:
+    return Command(Verb.HELP)
+
+
+def _parse_score(word: str, rest: str, tokens: list[str]) -> Command:
+    period = 30
+    seg = None
+    for token in tokens:
+        if token.lower() in PERIODS:
+            period = PERIODS[token.lower()]
+        elif "=" not in token:
+            raise CommandError(f"`score` does not understand `{token}`; the period is one of "
+                               f"{'|'.join(PERIODS)} (e.g. `score 7d`), a segment is `segment=…`.")
+        else:
+            seg = _options([token], {"segment"}, "score")["segment"]
+    return Command(Verb.SCORE, period_days=period, segment=seg)
+
+
+def _parse_list(word: str, rest: str, tokens: list[str]) -> Command:
+    """`open`, `unclaimed`, `mine`."""
+    if tokens:
+        raise CommandError(f"`{word}` takes no arguments.")
+    return Command(Verb(word))
+
+
+def _parse_numbered(word: str, rest: str, tokens: list[str]) -> Command:
+    """`show N`, `claim N`, `reopen N`."""
+    if len(tokens) > 1:
+        raise CommandError(f"`{word}` takes just a follow-up number, e.g. `{word} 12`.")
+    return Command(Verb(word), number=_number(tokens[0] if tokens else None, word))
+
+
+def _parse_assign(word: str, rest: str, tokens: list[str]) -> Command:
+    number = _number(tokens[0] if tokens else None, word)
+    if len(tokens) != 2:
+        raise CommandError("`assign` needs a number and a person, e.g. `assign 12 @maria`.")
+    return Command(Verb.ASSIGN, number=number, assignee=tokens[1])
+
+
+def _number_and_text(word: str, rest: str, missing: str) -> Command:
+    """`note N text` and `email N text`: the number, then the rest of the line as it was typed."""
+    parts = rest.split(None, 1)
+    number = _number(parts[0] if parts else None, word)
+    text = parts[1].strip() if len(parts) > 1 else ""
+    if not text:
+        raise CommandError(missing)
+    return Command(Verb(word), number=number, text=text)
+
+
+def _parse_note(word: str, rest: str, tokens: list[str]) -> Command:
+    return _number_and_text(word, rest, "`note` needs some text, e.g. `note 12 called, will follow up Friday`.")
+
+
+def _parse_email(word: str, rest: str, tokens: list[str]) -> Command:
+    return _number_and_text(word, rest, "`email` needs the text to send, e.g. `email 12 Sorry about the ticket, …`.")
+
+
+def _parse_theme(word: str, rest: str, tokens: list[str]) -> Command:
+    return parse_theme_command(word, rest)
+
+
+def _parse_close(word: str, rest: str, tokens: list[str]) -> Command:
+    cause, rest = take_cause(rest)
+    parts = rest.split(None, 2)
+    number = _number(parts[0] if parts else None, word)
+    outcome = Outcome.RESOLVED
+    note_parts = parts[1:]
+    if note_parts:
+        try:
+            outcome = Outcome(note_parts[0].lower())
+            note_parts = note_parts[1:]
+        except ValueError:
+            # Without a known outcome word, everything after the number is the note.
+            pass
+    close_note = " ".join(note_parts).strip() or None
+    return Command(Verb.CLOSE, number=number, outcome=outcome, text=close_note,
+                   extra={"cause": cause} if cause else {})
+
+
+def _parse_routing(word: str, rest: str, tokens: list[str]) -> Command:
+    """`duty …`, `escalate …`, `snooze …`, `subscribe [alerts …]`: bot/routing.py parses these."""
+    if word == "subscribe" and tokens and tokens[0].lower() != "alerts":
+        raise CommandError(f"Did you mean `{word} alerts`?")
+    from bot import routing  # routing builds on this module
+
+    return routing.parse(word, tokens)
+
+
+def _parse_unsubscribe(word: str, rest: str, tokens: list[str]) -> Command:
+    if not tokens or tokens[0].lower() != "alerts":
+        raise CommandError(f"Did you mean `{word} alerts`?")
+    if len(tokens) > 1:
+        raise CommandError("`unsubscribe alerts` takes no options.")
+    return Command(Verb.UNSUBSCRIBE)
+
+
+def _parse_digest(word: str, rest: str, tokens: list[str]) -> Command:
+    sub = tokens[0].lower() if tokens else ""
+    if sub == "now" and len(tokens) == 1:
+        return Command(Verb.DIGEST_NOW)
+    if sub == "off" and len(tokens) == 1:
+        return Command(Verb.DIGEST_OFF)
+    if sub == "schedule":
+        return _digest_schedule(tokens[1:])
+    raise CommandError("`digest` takes `now`, `schedule mon 09:00 [Europe/Berlin]` or `off`.")
+
+
+_PARSERS: dict[str, _Parser] = {
+    "help": _parse_help, "?": _parse_help,
+    "score": _parse_score,
+    "open": _parse_list, "unclaimed": _parse_list, "mine": _parse_list,
+    "show": _parse_numbered, "claim": _parse_numbered, "reopen": _parse_numbered,
+    "assign": _parse_assign,
+    "note": _parse_note,
+    "theme": _parse_theme, "themes": _parse_theme,
+    "email": _parse_email,
+    "close": _parse_close,
+    "duty": _parse_routing, "escalate": _parse_routing, "snooze": _parse_routing, "subscribe": _parse_routing,
+    "unsubscribe": _parse_unsubscribe,
+    "digest": _parse_digest,
+}
 
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")

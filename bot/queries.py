@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
@@ -63,18 +64,22 @@ def is_overdue(fu: FollowUp, now: datetime, settings: Settings) -> bool:
     return False
 
 
-def alert_views(session: Session, followups: list[FollowUp], *, settings: Settings,
-                now: datetime) -> list[AlertView]:
-    """Build alert views for several follow-ups with a fixed number of queries."""
-    if not followups:
-        return []
-    ids = [f.id for f in followups]
-    latest_ids = [f.latest_response_id for f in followups if f.latest_response_id]
-    responses = {r.id: r for r in session.execute(select(Response).where(Response.id.in_(latest_ids))).scalars()} \
-        if latest_ids else {}
-    customer_ids = {f.customer_id for f in followups if f.customer_id}
-    customers = {c.id: c for c in session.execute(
-        select(Customer).where(Customer.id.in_(customer_ids))).scalars()} if customer_ids else {}
+@dataclass(frozen=True)
+class _AlertBatch:
+    """What alert_views reads for several follow-ups at once, keyed for the per-row views."""
+
+    responses: dict[int | None, Response]
+    customers: dict[int | None, Customer]
+    counts: dict[int, int]
+    first_answer: dict[int, datetime]
+    earlier: dict[int | None, list[tuple[int | None, ScorePoint]]]  # customer -> (follow-up, answer)
+    escalated: set[int | None]
+    theme_options: tuple[str, ...]
+    mail_facts: dict[int, tuple[datetime | None, int | None]]
+
+
+def _answer_counts(session: Session, ids: list[int]) -> tuple[dict[int, int], dict[int, datetime]]:
+    """Each follow-up's number of answers and its first answer's time (re-surveys are shown on their own)."""
     counts: dict[int, int] = {}
     first_answer: dict[int, datetime] = {}
     for fid, n, first in session.execute(
@@ -83,6 +88,11 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
         .group_by(Response.followup_id)
     ).all():
         counts[fid], first_answer[fid] = n, as_utc(first)
+    return counts, first_answer
+
+
+def _earlier_answers(session: Session,
+                     customer_ids: set[int]) -> dict[int | None, list[tuple[int | None, ScorePoint]]]:
     earlier: dict[int | None, list[tuple[int | None, ScorePoint]]] = {}  # customer -> (follow-up, answer)
     if customer_ids:
         # The customer's answers that are not part of this follow-up, newest first.
@@ -93,6 +103,20 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
         ).all()
         for cid, at, score, fid in rows:
             earlier.setdefault(cid, []).append((fid, ScorePoint(as_utc(at), score)))
+    return earlier
+
+
+def _read_alert_batch(session: Session, followups: list[FollowUp], settings: Settings) -> _AlertBatch:
+    """The batch reads behind alert_views: a fixed number of queries however many follow-ups."""
+    ids = [f.id for f in followups]
+    latest_ids = [f.latest_response_id for f in followups if f.latest_response_id]
+    responses = {r.id: r for r in session.execute(select(Response).where(Response.id.in_(latest_ids))).scalars()} \
+        if latest_ids else {}
+    customer_ids = {f.customer_id for f in followups if f.customer_id}
+    customers = {c.id: c for c in session.execute(
+        select(Customer).where(Customer.id.in_(customer_ids))).scalars()} if customer_ids else {}
+    counts, first_answer = _answer_counts(session, ids)
+    earlier = _earlier_answers(session, customer_ids)
     escalated = set(session.execute(
         select(Escalation.followup_id).where(Escalation.followup_id.in_(ids))).scalars())
     from bot.theme_service import themes_in_force  # the themes module reads queries too
@@ -101,49 +125,64 @@ def alert_views(session: Session, followups: list[FollowUp], *, settings: Settin
     from bot.mail.facts import loop_facts
 
     mail_facts = loop_facts(session, ids)
-    views = []
-    for f in followups:
-        r = responses.get(f.latest_response_id)
-        c = customers.get(f.customer_id)
-        # Earlier means before this follow-up's first answer: a later answer is not history.
-        since = first_answer.get(f.id) or (as_utc(r.submitted_at) if r else as_utc(f.opened_at))
-        points = tuple(
-            p for fid, p in earlier.get(f.customer_id, [])
-            if fid != f.id and p.submitted_at < since
-        )[:EARLIER_SCORES]
-        views.append(AlertView(
-            number=f.id,
-            status=Status(f.status),
-            score=r.score if r else 0,
-            category=Category(r.category) if r else Category.DETRACTOR,
-            comment=r.comment if r else None,
-            submitted_at=as_utc(r.submitted_at) if r else as_utc(f.opened_at),
-            source=r.source if r else "",
-            customer=CustomerView(
-                external_id=c.external_id, name=c.name,
-                email=mask_email(c.email, settings.show_emails),
-                segment=c.segment, arr=c.arr, owner=c.owner,
-            ) if c else None,
-            segment=(r.segment if r else None) or (c.segment if c else None),
-            arr=(r.arr if r and r.arr is not None else (c.arr if c else None)),
-            earlier_scores=points,
-            claimant_id=f.claimant_id,
-            claimant_name=f.claimant_name,
-            outcome=Outcome(f.outcome) if f.outcome else None,
-            last_note=f.last_note,
-            response_count=counts.get(f.id, 1),
-            opened_at=as_utc(f.opened_at),
-            claimed_at=as_utc(f.claimed_at),
-            closed_at=as_utc(f.closed_at),
-            overdue=is_overdue(f, now, settings),
-            actions=actions_for(f.status) + ((Verb.EMAIL,) if settings.mail_enabled else ()),
-            contacted_at=mail_facts[f.id][0],
-            resurvey_score=mail_facts[f.id][1],
-            snoozed_until=as_utc(f.snoozed_until) if f.snoozed_until and as_utc(f.snoozed_until) > now else None,
-            escalated=f.id in escalated,
-            theme=r.theme if r else None, cause=f.cause, theme_options=theme_options,
-        ))
-    return views
+    return _AlertBatch(responses, customers, counts, first_answer, earlier, escalated, theme_options, mail_facts)
+
+
+def alert_views(session: Session, followups: list[FollowUp], *, settings: Settings,
+                now: datetime) -> list[AlertView]:
+    """Build alert views for several follow-ups with a fixed number of queries."""
+    if not followups:
+        return []
+    batch = _read_alert_batch(session, followups, settings)
+    return [_alert_view_of(f, batch, settings=settings, now=now) for f in followups]
+
+
+def _customer_view(c: Customer, settings: Settings) -> CustomerView:
+    return CustomerView(
+        external_id=c.external_id, name=c.name,
+        email=mask_email(c.email, settings.show_emails),
+        segment=c.segment, arr=c.arr, owner=c.owner,
+    )
+
+
+def _alert_view_of(f: FollowUp, batch: _AlertBatch, *, settings: Settings, now: datetime) -> AlertView:
+    """One follow-up's alert view from the batch reads."""
+    r = batch.responses.get(f.latest_response_id)
+    c = batch.customers.get(f.customer_id)
+    # Earlier means before this follow-up's first answer: a later answer is not history.
+    since = batch.first_answer.get(f.id) or (as_utc(r.submitted_at) if r else as_utc(f.opened_at))
+    points = tuple(
+        p for fid, p in batch.earlier.get(f.customer_id, [])
+        if fid != f.id and p.submitted_at < since
+    )[:EARLIER_SCORES]
+    return AlertView(
+        number=f.id,
+        status=Status(f.status),
+        score=r.score if r else 0,
+        category=Category(r.category) if r else Category.DETRACTOR,
+        comment=r.comment if r else None,
+        submitted_at=as_utc(r.submitted_at) if r else as_utc(f.opened_at),
+        source=r.source if r else "",
+        customer=_customer_view(c, settings) if c else None,
+        segment=(r.segment if r else None) or (c.segment if c else None),
+        arr=(r.arr if r and r.arr is not None else (c.arr if c else None)),
+        earlier_scores=points,
+        claimant_id=f.claimant_id,
+        claimant_name=f.claimant_name,
+        outcome=Outcome(f.outcome) if f.outcome else None,
+        last_note=f.last_note,
+        response_count=batch.counts.get(f.id, 1),
+        opened_at=as_utc(f.opened_at),
+        claimed_at=as_utc(f.claimed_at),
+        closed_at=as_utc(f.closed_at),
+        overdue=is_overdue(f, now, settings),
+        actions=actions_for(f.status) + ((Verb.EMAIL,) if settings.mail_enabled else ()),
+        contacted_at=batch.mail_facts[f.id][0],
+        resurvey_score=batch.mail_facts[f.id][1],
+        snoozed_until=as_utc(f.snoozed_until) if f.snoozed_until and as_utc(f.snoozed_until) > now else None,
+        escalated=f.id in batch.escalated,
+        theme=r.theme if r else None, cause=f.cause, theme_options=batch.theme_options,
+    )
 
 
 def alert_view(session: Session, number: int, *, settings: Settings, now: datetime) -> AlertView | None:
