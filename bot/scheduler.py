@@ -351,42 +351,32 @@ class DigestScheduler:
                 return 0
             return await asyncio.to_thread(enqueue_due, self.rt, subscription_id, grace=self.grace)
 
-    async def remind(self) -> int:
-        """The reminder job (leader only)."""
+    async def _leader_job(self, job, failed: str) -> int:
+        """Run a scheduled job in a worker thread, on the leader only; a failure is logged, not raised."""
         if self._stopping:
             return 0
-        from bot.reminders import send_reminders
-
         async with self._busy:
             if not self.leader:
                 return 0
             try:
-                from bot.escalation import escalate_due  # issue 16: escalation runs with reminders
-
-                await asyncio.to_thread(escalate_due, self.rt)
+                return await asyncio.to_thread(job, self.rt)
             except Exception:
-                log.exception("scheduler.escalation_failed")
-            try:
-                return await asyncio.to_thread(send_reminders, self.rt)
-            except Exception:
-                log.exception("scheduler.reminders_failed")
+                log.exception(failed)
                 return 0
 
+    async def remind(self) -> int:
+        """The reminder job (leader only); escalation runs with it (issue 16)."""
+        from bot.escalation import escalate_due
+        from bot.reminders import send_reminders
+
+        await self._leader_job(escalate_due, "scheduler.escalation_failed")
+        return await self._leader_job(send_reminders, "scheduler.reminders_failed")
 
     async def resurvey(self) -> int:
         """The re-survey job (leader only): e-mail the customers whose re-survey is due (bot/mail)."""
-        if self._stopping:
-            return 0
         from bot.mail.resurvey import run_due
 
-        async with self._busy:
-            if not self.leader:
-                return 0
-            try:
-                return await asyncio.to_thread(run_due, self.rt)
-            except Exception:
-                log.exception("scheduler.resurvey_failed")
-                return 0
+        return await self._leader_job(run_due, "scheduler.resurvey_failed")
 
 
 async def start_scheduler(services) -> DigestScheduler:

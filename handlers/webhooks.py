@@ -52,15 +52,15 @@ def signature_ok(body: bytes, header: str | None, secret: str) -> bool:
     return hmac.compare_digest(header.strip().encode(), expected.encode())
 
 
-async def read_body(request: web.Request) -> bytes | web.Response:
-    """The raw body, or a 413 when it is over 1 MB (checked before and while reading)."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return error(413, message=f"body is over {MAX_BODY:,} bytes")
+async def read_body(request: web.Request, *, limit: int = MAX_BODY, noun: str = "body") -> bytes | web.Response:
+    """The raw body, or a 413 when it is over `limit` bytes (checked before and while reading)."""
+    if request.content_length is not None and request.content_length > limit:
+        return error(413, message=f"{noun} is over {limit:,} bytes")
     chunks, size = [], 0
     async for chunk in request.content.iter_chunked(65536):
         size += len(chunk)
-        if size > MAX_BODY:
-            return error(413, message=f"body is over {MAX_BODY:,} bytes")
+        if size > limit:
+            return error(413, message=f"{noun} is over {limit:,} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
 from bot.mail.inbound import MAX_RAW, receive
-from handlers.webhooks import bearer_ok, error
+from handlers.webhooks import bearer_ok, error, read_body
 
 log = logging.getLogger(__name__)
 CONTENT_TYPES = ("message/rfc822", "application/octet-stream", "text/plain")
@@ -32,15 +32,9 @@ def mount(app: web.Application, services) -> None:
             return error(401, message="missing or wrong bearer token")
         if request.content_type not in CONTENT_TYPES:
             return error(415, message="Content-Type must be message/rfc822 (one raw e-mail)")
-        if request.content_length is not None and request.content_length > MAX_RAW:
-            return error(413, message=f"message is over {MAX_RAW:,} bytes")
-        chunks, size = [], 0
-        async for chunk in request.content.iter_chunked(65536):
-            size += len(chunk)
-            if size > MAX_RAW:
-                return error(413, message=f"message is over {MAX_RAW:,} bytes")
-            chunks.append(chunk)
-        raw = b"".join(chunks)
+        raw = await read_body(request, limit=MAX_RAW, noun="message")
+        if isinstance(raw, web.Response):
+            return raw
         if not raw.strip():
             return error(400, message="the body is empty; send one raw RFC 822 message")
         try:
