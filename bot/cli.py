@@ -47,14 +47,7 @@ def _settings(**overrides) -> Settings:
 def _refuse_half_configured(settings: Settings, command: str) -> None:
     problem = settings.startup_problem(command)
     if problem:
-        err.print(problem, markup=False, highlight=False)
-        raise typer.Exit(2)
-
-
-def _mail_check(settings: Settings) -> None:
-    """Stop with one line when the e-mail setup is half done (Settings.mail_problems)."""
-    for problem in settings.mail_problems()[:1]:
-        err.print(f"Configuration error: {problem}", markup=False, soft_wrap=True)
+        err.print(problem, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2)
 
 
@@ -102,7 +95,6 @@ def serve(
     _active["listen"] = f"{host}:{port}"
     # Take the port first: when it is in use, nothing else (migrations, scheduler) has started.
     sock = socket_.create_server((host, port), family=socket_.AF_INET6 if ":" in host else socket_.AF_INET)
-    _mail_check(settings)
     logs.configure()
     services = _services(settings)
     mounted = [name for name, on in (("slack", settings.slack_enabled), ("teams", settings.teams_enabled)) if on]
@@ -132,7 +124,6 @@ def socket() -> None:
         err.print("Socket Mode needs SLACK_APP_TOKEN (xapp-…) and SLACK_BOT_TOKEN (xoxb-…).")
         raise typer.Exit(2)
     _refuse_half_configured(settings, "socket")
-    _mail_check(settings)
     logs.configure()
     from bot.theme_model import load_model
     from handlers.slack.socket import run_socket
@@ -310,7 +301,7 @@ def teams_package(
     settings = _settings()
     problem = app_id_problem(settings.microsoft_app_id)
     if problem:
-        err.print(problem, markup=False, highlight=False)
+        err.print(problem, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     if not settings.public_url:
         err.print(f"Note: NPSBOT_PUBLIC_URL is not set, so the package's website, privacy and terms links "

@@ -206,12 +206,17 @@ class Settings(BaseSettings):
         return bool(self.microsoft_app_id) or self.teams_enabled_flag
 
     def startup_problem(self, command: str = "serve") -> str | None:
-        """The first half-configured setting `command` would start with, as one line; None if none."""
+        """The first half-configured setting `command` would start with, as one line; None if none.
+
+        Pairs that only work together are STARTUP_RULES; the mail setup's rules are richer
+        (schemes, the secret key, re-surveys needing a public URL) and come from `mail_problems`.
+        """
         for when, needs, commands in STARTUP_RULES:
             if command in commands and _is_set(getattr(self, when)) and not _is_set(getattr(self, needs)):
                 return (f"{env_name(when)} is set but {env_name(needs)} is not: set {env_name(needs)} "
                         f"(or unset {env_name(when)}) and start again.")
-        return None
+        mail = self.mail_problems()
+        return f"Configuration error: {mail[0]}" if mail else None
 
     def tool(self, name: str) -> ToolFields:
         """A survey tool's settings by its source name (`typeform`, `google-forms`, …)."""
