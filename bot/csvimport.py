@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from bot.ingest import IngestResult, ResponseIn, ingest, validate_item
+from bot.ingest import ResponseIn, validate_item
+from bot.ingest.store import Prepared, prepare
+from bot.ingest.stream import StreamWriter
 from bot.runtime import Runtime
 
 GENERIC_COLUMNS = ("id", "score", "comment", "submitted_at", "source", "customer_id", "customer_name",
@@ -34,9 +36,12 @@ class Rejected:
     reason: str
 
 
-# Rows stored per transaction: big enough that per-statement costs vanish, small enough that
-# memory stays flat and an interrupted import loses little (re-running it finishes the rest).
+# Rows validated per chunk (what the reader process hands over at a time).
 CHUNK = 5000
+# Rows per SQLite transaction of an import (bot/ingest/stream.py says why several chunks share one):
+# small enough that an interrupted import loses little (re-running it finishes the rest) and a
+# server sharing the database waits at most a fraction of a second for its turn to write.
+TRANSACTION_ROWS = 20_000
 # Rejected rows listed with their reason; beyond this they are only counted (memory stays flat).
 MAX_LISTED_REJECTS = 10_000
 
@@ -82,14 +87,19 @@ def read_records(text: str | IO[str]) -> tuple[list[str], Iterator[CsvRecord]]:
     except StopIteration:
         return [], iter(())
 
+    width, named = len(header), all(header)
+
     def records() -> Iterator[CsvRecord]:
         last = reader.line_num
         for row in reader:
             start = last + 1
             last = reader.line_num
-            if not any(cell.strip() for cell in row):
+            if not "".join(row).strip():  # a blank line, or only separators
                 continue
-            padded = row + [""] * (len(header) - len(row))
+            if named and len(row) == width:  # the usual row, zipped in C
+                yield CsvRecord(start, dict(zip(header, row, strict=True)))
+                continue
+            padded = row + [""] * (width - len(row))
             yield CsvRecord(start, {h: padded[i] for i, h in enumerate(header) if h})
 
     return header, records()
@@ -174,9 +184,9 @@ def import_records(rt: Runtime, records: Iterable[CsvRecord], *, mapper: RowMapp
         if parallel:
             from bot import importpipe
 
-            chunks = importpipe.validated_in_child(records, mapper, position)
+            chunks = importpipe.prepared_in_child(records, mapper, position)
         else:
-            chunks = ((items, rejects, None) for items, rejects in validated_chunks(records, mapper))
+            chunks = ((prepared, rejects, None) for prepared, rejects in prepared_chunks(records, mapper))
         return _store(rt, chunks, progress)
     finally:
         gc.unfreeze()
@@ -211,19 +221,24 @@ def validated_chunks(records: Iterable[CsvRecord], mapper: RowMapper) -> Iterato
         yield items, rejects
 
 
-def _store(rt: Runtime, chunks: Iterable[tuple[list, Rejects, int | None]], progress: Progress) -> ImportSummary:
+def prepared_chunks(records: Iterable[CsvRecord], mapper: RowMapper) -> Iterator[tuple[Prepared, Rejects]]:
+    """validated_chunks, each turned into response rows (the part of storing that needs no database)."""
+    for items, rejects in validated_chunks(records, mapper):
+        yield prepare(items), rejects
+
+
+def _store(rt: Runtime, chunks: Iterable[tuple[Prepared, Rejects, int | None]], progress: Progress) -> ImportSummary:
     summary = ImportSummary()
-    customers: dict = {}  # customers stored by earlier chunks: unchanged ones cost nothing
-    for n, (items, rejects, at) in enumerate(chunks):
-        for line, reason in rejects:
-            summary.reject(line, reason)
-        if items:
-            result: IngestResult = ingest(rt, items, customer_cache=customers)
+    with StreamWriter(rt, rows_per_transaction=TRANSACTION_ROWS) as writer:
+        for n, (prepared, rejects, at) in enumerate(chunks):
+            for line, reason in rejects:
+                summary.reject(line, reason)
+            result = writer.add(prepared)
             summary.accepted += result.accepted
             summary.duplicates += result.duplicates
-            summary.followups_opened += len(result.opened)
+            summary.followups_opened += result.opened
             summary.history += result.history
-        progress(len(items) + len(rejects), at)
-        if n % 10 == 9:
-            gc.collect(1)
+            progress(len(prepared.rows) + prepared.duplicates + len(rejects), at)
+            if n % 10 == 9:
+                gc.collect(1)
     return summary

@@ -45,3 +45,46 @@ def test_the_reader_process_hands_over_every_row_and_every_refusal(rt):
     _, records = read_records(io.StringIO(text))
     again = import_records(rt, records)  # the one-process import: everything is a duplicate
     assert (again.accepted, again.duplicates, len(again.rejected)) == (0, summary.accepted, len(bad))
+
+
+def test_rerunning_an_interrupted_import_stores_the_rest_and_counts_the_stored_as_duplicates(rt, monkeypatch):
+    import bot.csvimport
+
+    # Small chunks and transactions: the stored part ends in the middle of a piece, and pieces of
+    # the re-run mix stored and new answers (the first is tried without look-ups, then again with).
+    monkeypatch.setattr(bot.csvimport, "CHUNK", 700)
+    monkeypatch.setattr(bot.csvimport, "TRANSACTION_ROWS", 1500)
+    text = export(6_000)
+    lines = text.splitlines(keepends=True)
+    first = "".join(lines[:2_501])  # the header and the first 2,500 rows
+    bad = [n for n in range(6_000) if n % 997 == 5]
+    for parallel in (False, True):
+        _, records = read_records(io.StringIO(first))
+        partial = import_records(rt, records, parallel=parallel)
+        _, records = read_records(io.StringIO(text))
+        rest = import_records(rt, records, parallel=parallel)
+        stored_first = 2_500 - len([n for n in bad if n < 2_500])
+        if not parallel:
+            assert (partial.accepted, partial.duplicates) == (stored_first, 0)
+            assert (rest.accepted, rest.duplicates) == (6_000 - len(bad) - stored_first, stored_first)
+        else:  # the same files again: everything is stored already
+            assert (partial.accepted, rest.accepted, rest.duplicates) == (0, 0, 6_000 - len(bad))
+    with read_scope(rt.engine) as s:
+        assert s.execute(select(func.count()).select_from(Response)).scalar_one() == 6_000 - len(bad)
+        live = [n for n in range(0, 6_000, 1000) if n % 11 <= 6]
+        assert s.execute(select(func.count()).select_from(FollowUp)).scalar_one() == len(live)
+
+
+def test_an_answer_repeated_further_down_the_file_is_stored_once(rt, monkeypatch):
+    import bot.csvimport
+
+    monkeypatch.setattr(bot.csvimport, "CHUNK", 100)
+    monkeypatch.setattr(bot.csvimport, "TRANSACTION_ROWS", 250)
+    text = export(1_000)
+    repeated = "".join(text.splitlines(keepends=True)[1:51])  # r0..r49 again, after row 999
+    _, records = read_records(io.StringIO(text + repeated))
+    summary = import_records(rt, records, parallel=True)
+    bad = [n for n in range(1_000) if n % 997 == 5]
+    assert (summary.accepted, summary.duplicates) == (1_000 - len(bad), 50 - len([n for n in bad if n < 50]))
+    with read_scope(rt.engine) as s:
+        assert s.execute(select(func.count()).select_from(Response)).scalar_one() == 1_000 - len(bad)

@@ -68,28 +68,39 @@ def bulk_insert(session: Connection, rows: list[dict]) -> None:
         _copy_insert(session, rows)
         return
     sql, order, converters = _bulk_statement(session.dialect)
-    values = operator.itemgetter(*order)
-    # The same value converts to the same parameter: received_at is one instant per batch, and
-    # tags repeat across an export (region, plan): convert each distinct one once.
-    memo: dict = {}
-    params = []
-    for r in rows:
-        row = list(values(r))
-        for i, conv in converters:
-            value = row[i]
-            # Types in the key: 1, 1.0 and True are equal in Python but not in JSON.
-            key = (i, tuple((k, type(v), v) for k, v in value.items()) if isinstance(value, dict) else value)
-            try:
-                row[i] = memo[key]
-            except KeyError:
-                row[i] = memo[key] = conv(value)
-            except TypeError:  # a tag value that cannot be a key (never from CSV)
-                row[i] = conv(value)
-        params.append(tuple(row) if session.dialect.positional else dict(zip(order, row, strict=True)))
+    # Column by column (map and zip run in C): a million-row import spends seconds less here than
+    # converting row by row.
+    columns = [list(map(operator.itemgetter(name), rows)) for name in order]
+    for i, conv in converters:
+        columns[i] = _converted(columns[i], conv)
+    params = list(zip(*columns, strict=True)) if session.dialect.positional else [
+        dict(zip(order, values, strict=True)) for values in zip(*columns, strict=True)]
     result = session.exec_driver_sql(sql, params)
     if result.rowcount not in (-1, len(rows)):
         raise Raced
 
+
+def _converted(values: list, conv) -> list:
+    """A column's values as the driver takes them. A value that repeats (received_at is one instant
+    per batch; tags such as region or plan repeat across an export) is converted once."""
+    if all(isinstance(v, dict) or v is None for v in values):  # JSON: dicts are not hashable
+        memo: dict = {}
+        out = []
+        for value in values:
+            # Types in the key: 1, 1.0 and True are equal in Python but not in JSON.
+            key = tuple((k, type(v), v) for k, v in value.items()) if value is not None else None
+            try:
+                out.append(memo[key])
+            except KeyError:
+                out.append(memo.setdefault(key, conv(value)))
+            except TypeError:  # a tag value that cannot be a key (never from CSV)
+                out.append(conv(value))
+        return out
+    distinct = set(values)
+    if len(distinct) * 2 <= len(values):
+        once = {v: conv(v) for v in distinct}
+        return list(map(once.__getitem__, values))
+    return list(map(conv, values))
 
 
 _COLUMNS_SQL = ", ".join(RESPONSE_COLUMNS)

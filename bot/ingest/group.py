@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.ingest.bulk import Raced
 from bot.ingest.schema import MAX_BATCH, ResponseIn
-from bot.ingest.store import CUSTOMER_CACHE_SIZE, store
+from bot.ingest.store import CUSTOMER_CACHE_SIZE, STORE_PIECE, Stored, store
 from bot.runtime import Runtime
 from storage.db import write_connection
 
@@ -49,14 +49,18 @@ def ingest_groups(rt: Runtime, groups: list[list[ResponseIn]], *,
     for attempt in range(5):
         learned: dict = {}
         try:
+            batch = list(unique.values())
+            stored = Stored()
             with write_connection(rt.engine) as conn:
-                stored = store(conn, rt, list(unique.values()), customer_cache, learned)
+                # A large batch (an import's transaction) is stored piece by piece, in one transaction.
+                for start in range(0, len(batch), STORE_PIECE):
+                    stored.merge(store(conn, rt, batch[start:start + STORE_PIECE], customer_cache, learned))
             break
         except (IntegrityError, OperationalError, Raced) as exc:
             # A concurrent request stored the same response, customer or follow-up first, or
             # PostgreSQL chose this transaction as a deadlock victim: run again; this time ours
             # are duplicates or join the other's follow-up.
-            if attempt == 4 or not _retryable(exc):
+            if attempt == 4 or not retryable(exc):
                 raise
     if customer_cache is not None:
         # Only what was committed: a rolled-back customer id must never be reused.
@@ -85,7 +89,7 @@ def ingest_groups(rt: Runtime, groups: list[list[ResponseIn]], *,
     return results
 
 
-def _retryable(exc: Exception) -> bool:
+def retryable(exc: Exception) -> bool:
     if isinstance(exc, IntegrityError | Raced):
         return True
     # 40P01 deadlock detected, 40001 serialization failure: the transaction can simply rerun.

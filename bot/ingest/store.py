@@ -3,6 +3,7 @@ marked, and follow-ups for new live detractors (bot.ingest.followups: plan, then
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -33,6 +34,12 @@ class Stored:
     joined: dict[Key, int] = field(default_factory=dict)
     history: set[Key] = field(default_factory=set)
 
+    def merge(self, other: Stored) -> None:
+        self.inserted |= other.inserted
+        self.opened.update(other.opened)
+        self.joined.update(other.joined)
+        self.history |= other.history
+
 
 
 @cache
@@ -44,6 +51,18 @@ def _statements(dialect: str) -> SimpleNamespace:
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     customers, responses = Customer.__table__, Response.__table__
+    if dialect == "postgresql":
+        from sqlalchemy import String, any_
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        # One array parameter: PostgreSQL probes the unique index once per element. A long IN
+        # list of parameters gets a generic plan that scans the table, comparing each row with
+        # every element (seconds per chunk once an import has stored a few hundred thousand).
+        def among(column, name: str = "ids"):
+            return column == any_(bindparam(name, type_=ARRAY(String)))
+    else:
+        def among(column, name: str = "ids"):
+            return column.in_(bindparam(name, expanding=True))
     upsert = dialect_insert(customers)
     ex, t = upsert.excluded, customers.c
     # A response that leaves a field out keeps what we knew of the customer.
@@ -58,10 +77,10 @@ def _statements(dialect: str) -> SimpleNamespace:
     return SimpleNamespace(
         existing=select(responses.c.external_id).where(
             responses.c.source == bindparam("source"),
-            responses.c.external_id.in_(bindparam("ids", expanding=True))),
+            among(responses.c.external_id)),
         upsert_customers=upsert,
         find_customers=select(t.id, t.external_id, t.name, t.email, t.segment, t.arr, t.owner).where(
-            t.external_id.in_(bindparam("ids", expanding=True))),
+            among(t.external_id)),
         insert_responses=dialect_insert(responses).on_conflict_do_nothing(
             index_elements=["source", "external_id"]
         ).returning(responses.c.id, responses.c.source, responses.c.external_id),
@@ -83,9 +102,15 @@ def _padded(ids: list[str], step: int = 512) -> list[str]:
     return ids + [ids[0]] * (step - len(ids) % step)
 
 
-# Customers a bulk import remembers between chunks (about 300 bytes each); past this the memory is
-# simply cleared, so it stays small (under 10 MB) whatever the file.
-CUSTOMER_CACHE_SIZE = 25_000
+# Customers a bulk import remembers between chunks (about 250 bytes each); past this the memory is
+# simply cleared, so it stays small (15 MB) whatever the file. A year's export names tens of
+# thousands of customers (50,000 in issue 13's): a cache smaller than that is cleared every few
+# chunks and then costs a look-up per customer per chunk (a third of the storing time); one much
+# larger would be most of the import's memory budget (250 MB) on a file with more customers.
+CUSTOMER_CACHE_SIZE = 60_000
+# Rows per store() call: its IN lists stay well under SQLite's 32,766 bound parameters. Larger
+# batches (an import's transaction) are stored piece by piece in one transaction.
+STORE_PIECE = 5000
 
 
 def _fingerprint(values: dict) -> int:
@@ -93,40 +118,78 @@ def _fingerprint(values: dict) -> int:
     return hash(tuple(sorted(values.items())))
 
 
-def _upsert_customers(conn: Connection, sql: SimpleNamespace, items: list[ResponseIn],
+@dataclass
+class Prepared:
+    """A batch turned into response rows, before anything is read from the database: the part of
+    storing that needs no connection (an import makes it in its reader process, bot/importpipe.py).
+
+    `rows` are unique on (source, id), first occurrence kept (`duplicates` counts the others); each
+    names its customer by external id (`customer`). `customers` holds, per external id, what the
+    batch said about that customer (later answers win) and its fingerprint.
+    """
+
+    rows: list[dict]
+    customers: dict[str, tuple[dict, int]]
+    duplicates: int = 0
+
+
+def prepare(batch: list[ResponseIn]) -> Prepared:
+    """Response rows and customer values of validated answers (pure: no clock, no database)."""
+    rows: list[dict] = []
+    seen: set[Key] = set()
+    latest: dict[str, dict] = {}
+    for item in batch:
+        key = (item.source, item.id)
+        if key in seen:
+            continue
+        seen.add(key)
+        own = item.customer
+        ext = own.id if own is not None else None
+        if ext is not None:
+            merged = latest.get(ext)
+            if merged is None:
+                merged = latest[ext] = {}
+            for name, value in own.__dict__.items():
+                if value is not None and name != "id":
+                    merged[name] = value
+        rows.append({
+            "source": item.source, "external_id": item.id, "score": item.score,
+            "category": _CATEGORY[item.score], "comment": item.comment or None,
+            "submitted_at": item.submitted_at, "customer": ext,
+            "segment": own.segment if own is not None else None,
+            "arr": own.arr if own is not None else None,
+            "tags": item.tags or None,
+        })
+    return Prepared(rows, {ext: (values, _fingerprint(values)) for ext, values in latest.items()},
+                    len(batch) - len(rows))
+
+
+def _upsert_customers(conn: Connection, sql: SimpleNamespace, latest: dict[str, tuple[dict, int]],
                       now: datetime, cache: dict | None = None, learned: dict | None = None) -> dict[str, tuple]:
     """Create unknown customers and update changed ones; return external id -> (id, segment, arr).
 
     Most answers come from customers we already know, unchanged: one SELECT is then all it costs,
     and nothing when `cache` (a bulk import's memory of customers it stored) already has them.
     """
-    latest: dict[str, dict] = {}
-    for item in items:
-        c = item.customer
-        if c is None or c.id is None:
-            continue
-        merged = latest.get(c.id)
-        if merged is None:
-            merged = latest[c.id] = {}
-        for key, value in c.__dict__.items():
-            if value is not None and key != "id":
-                merged[key] = value
     if not latest:
         return {}
     out: dict[str, tuple] = {}
+    todo = latest
     if cache:
-        for ext in list(latest):
+        todo = {}
+        for ext, said in latest.items():
             hit = cache.get(ext)
             # The same as an earlier chunk said, which is stored: nothing to read or write.
-            if hit is not None and hit[3] == _fingerprint(latest[ext]):
+            if hit is not None and hit[3] == said[1]:
                 out[ext] = hit[:3]
-                del latest[ext]
-        if not latest:
+            else:
+                todo[ext] = said
+        if not todo:
             return out
-    known = {row.external_id: row for row in conn.execute(sql.find_customers, {"ids": _padded(list(latest))})}
+    known = {row.external_id: row for row in conn.execute(sql.find_customers, {"ids": _padded(list(todo))})}
     new_rows: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
-    for ext, values in latest.items():
+    for ext, (values, _) in todo.items():
         row = known.get(ext)
         if row is None:
             new_rows.append({"external_id": ext, **{k: values.get(k) for k in CUSTOMER_FIELDS}, "updated_at": now})
@@ -140,37 +203,50 @@ def _upsert_customers(conn: Connection, sql: SimpleNamespace, items: list[Respon
         known.update({row.external_id: row for row in conn.execute(
             sql.find_customers, {"ids": _padded([r["external_id"] for r in new_rows + changed])})})
     for ext, row in known.items():
-        out[ext] = (row.id, row.segment, row.arr)
-        if learned is not None and ext in latest:
-            learned[ext] = (*out[ext], _fingerprint(latest[ext]))
+        # Segments repeat across customers: interned, the cache holds each name once.
+        out[ext] = (row.id, sys.intern(row.segment) if row.segment else row.segment, row.arr)
+        if learned is not None and ext in todo:
+            learned[ext] = (*out[ext], todo[ext][1])
     return out
 
 
 _CATEGORY = [classify(score).value for score in range(11)]
 
 
-def store(session: Connection, rt: Runtime, batch: list[ResponseIn], customer_cache: dict | None = None,
-            learned: dict | None = None) -> Stored:
-    """Insert responses unique on (source, id) that are new; open or join follow-ups."""
+def store(session: Connection, rt: Runtime, batch: list[ResponseIn] | Prepared, customer_cache: dict | None = None,
+          learned: dict | None = None, *, unseen: bool = False) -> Stored:
+    """Insert responses unique on (source, id) that are new; open or join follow-ups.
+
+    `unseen`: the caller expects none of the responses to be stored already (an import whose
+    previous piece had no duplicate), so they are not looked up first; should one be, the insert
+    stores fewer rows than it was given and raises Raced, and the caller stores the piece again
+    without `unseen`.
+    """
+    prepared = batch if isinstance(batch, Prepared) else prepare(batch)
     now = rt.clock.now()
     stored = Stored()
     sql = _statements(session.dialect.name)
-    customers = _upsert_customers(session, sql, batch, now, customer_cache, learned)
+    customers = _upsert_customers(session, sql, prepared.customers, now, customer_cache, learned)
 
-    rows = []
-    for item in batch:
-        own = item.customer
-        cust = customers.get(own.id) if own and own.id else None
-        rows.append({
-            "source": item.source, "external_id": item.id, "score": item.score,
-            "category": _CATEGORY[item.score], "comment": item.comment or None,
-            "submitted_at": item.submitted_at or now, "received_at": now,
-            "customer_id": cust[0] if cust else None,
-            "segment": own.segment if own and own.segment else (cust[1] if cust else None),
-            "arr": own.arr if own and own.arr is not None else (cust[2] if cust else None),
-            "tags": item.tags or None,
-        })
-    rows = _new_only(session, sql, rows)
+    # The rows are completed in place (a retried transaction completes them again alike).
+    rows = prepared.rows
+    for r in rows:
+        ext = r["customer"]
+        cust = customers.get(ext) if ext is not None else None
+        if r["submitted_at"] is None:
+            r["submitted_at"] = now
+        r["received_at"] = now
+        if cust is not None:
+            r["customer_id"] = cust[0]
+            if not r["segment"]:
+                r["segment"] = cust[1]
+            if r["arr"] is None:
+                r["arr"] = cust[2]
+        else:
+            r["customer_id"] = None
+            r["segment"] = r["segment"] or None
+    if not unseen:
+        rows = _new_only(session, sql, rows)
     theme_service.assign_rows(session, rt.settings, rows)  # history too: themes count every answer
     # History (older than the live window on arrival) is stored and counted, nothing more.
     history_before = livewindow.cutoff(now, rt.settings.live_window_hours)
@@ -192,7 +268,8 @@ def store(session: Connection, rt: Runtime, batch: list[ResponseIn], customer_ca
     detractors = []
     if live:
         # Only new live detractors need their ids back (few: the rest takes the fast path).
-        ordered = sorted(live, key=lambda r: (r["source"], r["external_id"]))
+        ordered = [{k: v for k, v in r.items() if k != "customer"}
+                   for r in sorted(live, key=lambda r: (r["source"], r["external_id"]))]
         ids = {(s, e): rid for rid, s, e in session.execute(sql.insert_responses, ordered).all()}
         if len(ids) != len(live):
             raise Raced
