@@ -244,7 +244,7 @@ def _import_with_progress(rt, file: Path, fmt: str, csv_file, records, mapper):
             progress.update(task, completed=csv_file.bytes_read if position is None else position, rows=rows,
                             rate=rate)
 
-        # Read and validate in a second process while this one stores, when a core is free for it.
+        # Read, validate and prepare in a second process while this one stores, when there is a second core.
         from bot.importpipe import worth_it
 
         return import_records(rt, records, mapper=mapper, progress=advance, parallel=worth_it(),
