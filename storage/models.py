@@ -50,10 +50,6 @@ class Response(SQLModel, table=True):
         # Also serves every query by time alone (a separate submitted_at index would only cost
         # each insert another B-tree).
         Index("ix_response_submitted_segment", "submitted_at", "segment"),
-        # Only answers with a follow-up are looked up by it (a few in a thousand): the others stay
-        # out of the index, so history and passives cost it nothing on insert.
-        Index("ix_response_followup_id", "followup_id",
-              sqlite_where=text("followup_id IS NOT NULL"), postgresql_where=text("followup_id IS NOT NULL")),
         Index("ix_response_customer_submitted", "customer_id", "submitted_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -69,7 +65,7 @@ class Response(SQLModel, table=True):
     segment: str | None = Field(default=None, max_length=100)
     arr: float | None = None
     tags: dict | None = Field(default=None, sa_column=Column(JSON))
-    followup_id: int | None = Field(default=None, foreign_key="followup.id")
+    followup_id: int | None = Field(default=None, foreign_key="followup.id", index=True)
     # The detractor comment's theme (bot/theme_assign.py) and who chose it: model, keyword or person.
     theme: str | None = Field(default=None, max_length=80)
     theme_source: str | None = Field(default=None, max_length=10)
