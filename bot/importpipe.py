@@ -10,6 +10,7 @@ chunk or two in flight, so memory stays flat. The rows are validated exactly as 
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -38,8 +39,10 @@ def _widen(pipe) -> None:
 
 def _reader(records: Iterable[CsvRecord], mapper: RowMapper, position: Callable[[], int] | None, pipe) -> None:
     try:
-        for prepared, rejects in prepared_chunks(records, mapper):
+        for n, (prepared, rejects) in enumerate(prepared_chunks(records, mapper)):
             pipe.send(("chunk", prepared, rejects, position() if position else None))
+            if n % 10 == 9:  # the collector is off here too (inherited): young garbage, once in a while
+                gc.collect(1)
         pipe.send(("done", None, None, None))
     except BaseException as exc:  # noqa: BLE001 - handed to the storing process, which raises it
         pipe.send(("error", f"{type(exc).__name__}: {exc}", None, None))
