@@ -11,8 +11,8 @@ PostgreSQL.
 
 The package: `schema` (ResponseIn and the error mapping), `store` (customers, responses, history),
 `bulk` (the driver-level bulk insert), `followups` (plan, then write, the follow-ups of new
-detractors) and `group` (transactions, retries, group commit). Everything other modules use is
-re-exported here.
+detractors), `group` (transactions, retries, group commit) and `stream` (an import's writer).
+Everything webhooks use is re-exported here.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Storing a batch in one transaction: customers (upserts), responses (new ones only), history
-marked, and follow-ups for new live detractors (bot.ingest.followups: plan, then write)."""
+marked, and follow-ups for new live detractors (bot.ingest.followups: plan, then write).
+
+Two halves: `prepare` turns validated answers into response rows without touching the database
+(an import runs it in its reader process), `store` writes them."""
 
 from __future__ import annotations
 
