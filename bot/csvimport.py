@@ -230,7 +230,7 @@ def prepared_chunks(records: Iterable[CsvRecord], mapper: RowMapper) -> Iterator
 def _store(rt: Runtime, chunks: Iterable[tuple[Prepared, Rejects, int | None]], progress: Progress) -> ImportSummary:
     summary = ImportSummary()
     with StreamWriter(rt, rows_per_transaction=TRANSACTION_ROWS) as writer:
-        for n, (prepared, rejects, at) in enumerate(chunks):
+        for n, (prepared, rejects, at) in enumerate(_committing_on_failure(chunks, writer)):
             for line, reason in rejects:
                 summary.reject(line, reason)
             result = writer.add(prepared)
@@ -242,3 +242,18 @@ def _store(rt: Runtime, chunks: Iterable[tuple[Prepared, Rejects, int | None]], 
             if n % 10 == 9:
                 gc.collect(1)
     return summary
+
+
+def _committing_on_failure(chunks: Iterable, writer: StreamWriter) -> Iterator:
+    """The chunks; should reading fail (bytes that are not UTF-8, a reader that died), what was
+    stored before is committed first, so running the import again (fixed) only stores the rest."""
+    iterator = iter(chunks)
+    while True:
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            return
+        except BaseException:
+            writer.commit()
+            raise
+        yield chunk

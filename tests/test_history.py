@@ -4,6 +4,7 @@ import csv
 import hashlib
 import hmac
 import os
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -112,3 +113,14 @@ def test_a_file_that_is_not_utf8_is_refused_by_name(tmp_path):
     result = cli(tmp_path, "import", str(path))
     assert result.returncode == 2
     assert "is not UTF-8 text; export the CSV as UTF-8" in result.stderr
+
+
+def test_what_was_read_before_bytes_that_are_not_utf8_stays_stored(tmp_path):
+    path = tmp_path / "broken.csv"
+    good = "".join(f"r{n},9,fine,2026-01-05T10:00:00Z\n" for n in range(30_000))
+    path.write_bytes(b"id,score,comment,submitted_at\n" + good.encode() + "r-x,9,très bien\n".encode("latin-1"))
+    result = cli(tmp_path, "import", str(path))
+    assert result.returncode == 2 and "is not UTF-8 text" in result.stderr
+    # Stored in transactions of 20,000 rows: the one open when reading failed is committed too.
+    with sqlite3.connect(tmp_path / "nps.db") as db:
+        assert db.execute("select count(*) from response").fetchone()[0] > 20_000
