@@ -36,8 +36,11 @@ class Rejected:
     reason: str
 
 
-# Rows validated per chunk (what the reader process hands over at a time).
-CHUNK = 5000
+# Rows validated per chunk (what the reader process hands over at a time): small enough that a
+# pickled chunk (about 400 KB with short comments) fits the pipe twice over, so the reader is never
+# held up by a chunk the storing process has not read yet. 5,000-row chunks (1 MB and more) made a
+# million-row import take 30-35 s instead of 24-27 s.
+CHUNK = 2000
 # Rows per SQLite transaction of an import (bot/ingest/stream.py says why several chunks share one):
 # small enough that an interrupted import loses little (re-running it finishes the rest) and a
 # server sharing the database waits at most a fraction of a second for its turn to write.

@@ -26,9 +26,9 @@ def worth_it() -> bool:
 
 
 def _widen(pipe) -> None:
-    """Let the pipe hold a whole chunk (about 1 MB pickled; Linux's default is 64 KB), so the reader
-    hands one over and goes on with the next while this process is still storing the last: without
-    it each side waits for the other at every chunk (a tenth of a million-row import's time)."""
+    """Let the pipe hold a chunk or two (1 MB; a chunk pickles to about 400 KB; Linux's default is
+    64 KB), so the reader hands one over and goes on with the next while this process is still
+    storing the last: without it each side waits for the other at every chunk."""
     try:
         import fcntl
 
