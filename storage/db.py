@@ -61,7 +61,7 @@ def for_bulk_load(engine: Engine) -> None:
 
     SQLite's memory map (kept for the digest's reads) would count every page of a growing
     database file in the process's resident memory; a load reads few pages back, so maps none.
-    It does update five indexes at scattered places, though: a 32 MB page cache (instead of 2 MB)
+    It does update the response indexes at scattered places, though: a 32 MB page cache (instead of 2 MB)
     keeps their inner pages at hand once the file is larger than the cache. And it checkpoints
     every 64 MB of WAL rather than every 4 MB: index pages rewritten by several transactions are
     copied into the database once (a tenth less time on a million rows; the WAL is on disk).

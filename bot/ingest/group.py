@@ -4,13 +4,16 @@ concurrent webhook requests (`GroupCommit`), with what each request got (`Ingest
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.ingest.bulk import Raced
 from bot.ingest.schema import MAX_BATCH, ResponseIn
-from bot.ingest.store import CUSTOMER_CACHE_SIZE, STORE_PIECE, Stored, store
+from bot.ingest.store import store
 from bot.runtime import Runtime
 from storage.db import write_connection
 
@@ -26,17 +29,12 @@ class IngestResult:
 
 
 
-def ingest(rt: Runtime, items: list[ResponseIn], *, customer_cache: dict | None = None) -> IngestResult:
-    """Store validated responses; duplicates (same source and id) are counted, not stored again.
-
-    `customer_cache` (a bulk import passes one) remembers customers stored by earlier calls, so
-    an unchanged customer costs no query at all.
-    """
-    return ingest_groups(rt, [items], customer_cache=customer_cache)[0]
+def ingest(rt: Runtime, items: list[ResponseIn]) -> IngestResult:
+    """Store validated responses; duplicates (same source and id) are counted, not stored again."""
+    return ingest_groups(rt, [items])[0]
 
 
-def ingest_groups(rt: Runtime, groups: list[list[ResponseIn]], *,
-                  customer_cache: dict | None = None) -> list[IngestResult]:
+def ingest_groups(rt: Runtime, groups: list[list[ResponseIn]]) -> list[IngestResult]:
     """Store several requests' responses in one transaction, and say what each request got.
 
     Across the groups the first occurrence of a (source, id) is the one stored; every later one
@@ -46,27 +44,7 @@ def ingest_groups(rt: Runtime, groups: list[list[ResponseIn]], *,
     for items in groups:
         for item in items:
             unique.setdefault((item.source, item.id), item)
-    for attempt in range(5):
-        learned: dict = {}
-        try:
-            batch = list(unique.values())
-            stored = Stored()
-            with write_connection(rt.engine) as conn:
-                # A large batch (an import's transaction) is stored piece by piece, in one transaction.
-                for start in range(0, len(batch), STORE_PIECE):
-                    stored.merge(store(conn, rt, batch[start:start + STORE_PIECE], customer_cache, learned))
-            break
-        except (IntegrityError, OperationalError, Raced) as exc:
-            # A concurrent request stored the same response, customer or follow-up first, or
-            # PostgreSQL chose this transaction as a deadlock victim: run again; this time ours
-            # are duplicates or join the other's follow-up.
-            if attempt == 4 or not retryable(exc):
-                raise
-    if customer_cache is not None:
-        # Only what was committed: a rolled-back customer id must never be reused.
-        if len(customer_cache) + len(learned) > CUSTOMER_CACHE_SIZE:
-            customer_cache.clear()
-        customer_cache.update(learned)
+    stored = retried(rt, lambda conn, attempt: store(conn, rt, list(unique.values())))
     if stored.opened or stored.joined:
         rt.wake()
     results, counted = [], set()
@@ -87,6 +65,24 @@ def ingest_groups(rt: Runtime, groups: list[list[ResponseIn]], *,
                 result.joined.append(stored.joined[key])
         results.append(result)
     return results
+
+
+T = TypeVar("T")
+
+
+def retried(rt: Runtime, work: Callable[[Connection, int], T]) -> T:
+    """`work(connection, attempt)` in a write transaction, run again (up to five times in all) when
+    it lost a race: a concurrent request stored the same response, customer or follow-up first, or
+    PostgreSQL chose this transaction as a deadlock victim. The next attempt finds the other's rows:
+    ours are duplicates or join the other's follow-up."""
+    for attempt in range(5):
+        try:
+            with write_connection(rt.engine) as conn:
+                return work(conn, attempt)
+        except (IntegrityError, OperationalError, Raced) as exc:
+            if attempt == 4 or not retryable(exc):
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def retryable(exc: Exception) -> bool:

@@ -37,12 +37,6 @@ class Stored:
     joined: dict[Key, int] = field(default_factory=dict)
     history: set[Key] = field(default_factory=set)
 
-    def merge(self, other: Stored) -> None:
-        self.inserted |= other.inserted
-        self.opened.update(other.opened)
-        self.joined.update(other.joined)
-        self.history |= other.history
-
 
 
 @cache
@@ -105,15 +99,12 @@ def _padded(ids: list[str], step: int = 512) -> list[str]:
     return ids + [ids[0]] * (step - len(ids) % step)
 
 
-# Customers a bulk import remembers between chunks (about 250 bytes each); past this the memory is
+# Customers an import remembers between chunks (bot/ingest/stream.py) (about 250 bytes each); past this the memory is
 # simply cleared, so it stays small (15 MB) whatever the file. A year's export names tens of
 # thousands of customers (50,000 in issue 13's): a cache smaller than that is cleared every few
 # chunks and then costs a look-up per customer per chunk (a third of the storing time); one much
 # larger would be most of the import's memory budget (250 MB) on a file with more customers.
 CUSTOMER_CACHE_SIZE = 60_000
-# Rows per store() call: its IN lists stay well under SQLite's 32,766 bound parameters. Larger
-# batches (an import's transaction) are stored piece by piece in one transaction.
-STORE_PIECE = 5000
 
 
 def _fingerprint(values: dict) -> int:

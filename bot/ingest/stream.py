@@ -18,10 +18,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.ingest.bulk import Raced
-from bot.ingest.group import retryable
+from bot.ingest.group import retried
 from bot.ingest.store import CUSTOMER_CACHE_SIZE, Prepared, Stored, store
 from bot.runtime import Runtime
 from storage.db import is_sqlite, write_connection
@@ -87,17 +86,12 @@ class StreamWriter:
         return stored
 
     def _on_its_own(self, piece: Prepared) -> Stored:
-        unseen = self._unseen
-        for attempt in range(5):
+        def attempt(conn: Connection, n: int) -> tuple[Stored, dict]:
             learned: dict = {}
-            try:
-                with write_connection(self.rt.engine) as conn:
-                    stored = store(conn, self.rt, piece, self.customers, learned, unseen=unseen)
-                break
-            except (IntegrityError, OperationalError, Raced) as exc:
-                if attempt == 4 or not retryable(exc):
-                    raise
-                unseen = False
+            # A retry looks its answers up: the race may have been a duplicate.
+            return store(conn, self.rt, piece, self.customers, learned, unseen=self._unseen and n == 0), learned
+
+        stored, learned = retried(self.rt, attempt)
         self._unseen = len(stored.inserted) == len(piece.rows)
         # Only what was committed: a rolled-back customer id must never be reused.
         self._remember(learned)
