@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.delivery import DeliveryWorker, Notifier
 from bot.dispatch import Dispatcher
 from bot.runtime import Runtime, Services
-from storage.db import make_engine, ping, read_scope, upgrade
+from storage.db import make_engine, ping, read_scope, restore_indexes, upgrade
 from storage.models import Outbox, OutboxStatus
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,10 @@ SERVICES = web.AppKey("npsbot_services", Services)
 def build_runtime(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Runtime:
     if migrate:
         upgrade(settings.database_url)
-    return Runtime(engine=make_engine(settings.database_url), settings=settings, clock=clock or Clock())
+    engine = make_engine(settings.database_url)
+    if migrate:
+        restore_indexes(engine)
+    return Runtime(engine=engine, settings=settings, clock=clock or Clock())
 
 
 def build_services(rt: Runtime, notifiers: dict[str, Notifier] | None = None) -> Services:

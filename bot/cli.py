@@ -248,7 +248,7 @@ def _import_with_progress(rt, file: Path, fmt: str, csv_file, records, mapper):
         from bot.importpipe import worth_it
 
         return import_records(rt, records, mapper=mapper, progress=advance, parallel=worth_it(),
-                              position=lambda: csv_file.bytes_read)
+                              position=lambda: csv_file.bytes_read, size=csv_file.size)
 
 
 @app.command()

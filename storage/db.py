@@ -79,6 +79,58 @@ def for_bulk_load(engine: Engine) -> None:
         cursor.close()
 
 
+# Indexes a large import drops and builds again once at its end (`deferred_indexes`): rows update
+# this one at random places (a customer's answers are spread over the whole file), so keeping it
+# current row by row costs a million-row import about 5 s, building it afterwards under a second.
+DEFERRABLE_INDEXES = ("ix_response_customer_submitted",)
+
+
+def _deferrable(engine: Engine) -> list:
+    from storage.models import Response
+
+    return [ix for ix in Response.__table__.indexes if ix.name in DEFERRABLE_INDEXES] if is_sqlite(engine) else []
+
+
+def restore_indexes(engine: Engine) -> None:
+    """Build any deferred index that is missing: an import killed before its end left it dropped
+    (every process runs this at start, bot.app.build_runtime)."""
+    indexes = _deferrable(engine)
+    if not indexes:
+        return
+    from sqlalchemy import inspect
+
+    with engine.execution_options(sqlite_deferred=True).connect() as conn:  # no write lock to look
+        present = {ix["name"] for ix in inspect(conn).get_indexes("response")}
+    for index in indexes:
+        if index.name not in present:
+            with write_connection(engine) as conn:
+                # SQLite sorts within the page cache's budget: a bulk load's 32 MB cache would
+                # add its size to the import's peak memory; the default 2 MB sorts faster, too.
+                cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+                conn.exec_driver_sql("PRAGMA cache_size=-2000")
+                index.create(conn, checkfirst=True)
+                conn.exec_driver_sql(f"PRAGMA cache_size={int(cache or -2000)}")
+
+
+@contextmanager
+def deferred_indexes(engine: Engine) -> Iterator[None]:
+    """Within the block, SQLite keeps no DEFERRABLE_INDEXES; they are built again when it ends,
+    however it ends (or by the next process to start, should this one be killed).
+
+    Queries by customer still answer meanwhile, only slower. PostgreSQL keeps its indexes: its
+    imports are fast enough, and replicas sharing it should not see them come and go.
+    """
+    from sqlalchemy import text
+
+    for index in _deferrable(engine):
+        with write_connection(engine) as conn:
+            conn.execute(text(f'DROP INDEX IF EXISTS "{index.name}"'))
+    try:
+        yield
+    finally:
+        restore_indexes(engine)
+
+
 def _disable_pysqlite_autobegin(engine: Engine) -> None:
     # pysqlite's legacy transaction handling issues its own BEGIN; hand that job to the
     # "begin" listener above (SQLAlchemy's documented recipe for SQLite transactions).

@@ -1,9 +1,14 @@
 """The two-process import (bot/importpipe.py) stores, refuses and counts exactly like the one-process one."""
 
 import io
+import os
+import sqlite3
+import subprocess
+import sys
 from datetime import timedelta
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, inspect, select
 
 from bot.csvimport import import_records, read_records
 from storage.db import read_scope
@@ -88,3 +93,76 @@ def test_an_answer_repeated_further_down_the_file_is_stored_once(rt, monkeypatch
     assert (summary.accepted, summary.duplicates) == (1_000 - len(bad), 50 - len([n for n in bad if n < 50]))
     with read_scope(rt.engine) as s:
         assert s.execute(select(func.count()).select_from(Response)).scalar_one() == 1_000 - len(bad)
+
+
+CUSTOMER_INDEX = "ix_response_customer_submitted"
+
+
+def response_indexes(rt) -> set[str]:
+    with rt.engine.execution_options(sqlite_deferred=True).connect() as conn:  # beside the import's writer
+        return {ix["name"] for ix in inspect(conn).get_indexes("response")}
+
+
+def index_noter(rt, seen: list[bool]):
+    return lambda n, position=None: seen.append(CUSTOMER_INDEX in response_indexes(rt))
+
+
+def import_records_noting(rt, text: str, seen: list[bool]):
+    """Import `text` as `npsbot import` does a file (its size known, what was read told), noting
+    at every chunk whether the customer index exists."""
+    stream = io.StringIO(text)
+    _, records = read_records(stream)
+    return import_records(rt, records, progress=index_noter(rt, seen), position=stream.tell, size=len(text))
+
+
+def test_a_large_import_into_a_smaller_table_builds_the_customer_index_once_at_its_end(rt, monkeypatch):
+    import bot.csvimport
+
+    monkeypatch.setattr(bot.csvimport, "CHUNK", 500)
+    monkeypatch.setattr(bot.csvimport, "DEFER_INDEXES_MIN_ROWS", 3_000)
+    first: list[bool] = []
+    summary = import_records_noting(rt, export(6_000), first)
+    assert summary.accepted == 6_000 - len([n for n in range(6_000) if n % 997 == 5])
+    sqlite = rt.engine.dialect.name == "sqlite"
+    # SQLite updates that index at random places row by row; PostgreSQL keeps its indexes.
+    assert first and set(first) == ({False} if sqlite else {True})
+    assert CUSTOMER_INDEX in response_indexes(rt)
+    # 4,000 more rows into a table of 6,000: cheaper to keep the index current.
+    more = "".join(f"m{n},9,,2026-01-05T10:00:00Z,cus_{n % 50},smb,100,EMEA\n" for n in range(4_000))
+    second: list[bool] = []
+    import_records_noting(rt, "id,score,comment,submitted_at,customer_id,segment,arr,region\n" + more, second)
+    assert second and set(second) == {True}
+    with read_scope(rt.engine) as s:  # the rebuilt index answers queries by customer
+        by_customer = s.execute(select(func.count()).select_from(Response).where(
+            Response.customer_id.is_not(None))).scalar_one()
+    assert by_customer == summary.accepted + 4_000
+
+
+def test_an_import_whose_reading_fails_still_builds_the_index_it_dropped(rt, monkeypatch):
+    import bot.csvimport
+
+    monkeypatch.setattr(bot.csvimport, "CHUNK", 500)
+    monkeypatch.setattr(bot.csvimport, "DEFER_INDEXES_MIN_ROWS", 1_000)
+    data = export(3_000).encode() + "r-x,9,très bien\n".encode("latin-1")
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="")
+    _, records = read_records(stream)
+    seen: list[bool] = []
+    with pytest.raises(UnicodeDecodeError):
+        import_records(rt, records, progress=index_noter(rt, seen), position=lambda: stream.buffer.tell(),
+                       size=len(data))
+    assert seen and (False in seen) == (rt.engine.dialect.name == "sqlite")
+    assert CUSTOMER_INDEX in response_indexes(rt)
+
+
+def test_the_next_process_builds_an_index_a_killed_import_left_dropped(tmp_path):
+    small = tmp_path / "small.csv"
+    small.write_text("id,score,customer_id\nr1,9,cus_1\n")
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'nps.db'}"}
+    run = [sys.executable, "-m", "bot.cli", "import", str(small)]
+    assert subprocess.run(run, env=env, capture_output=True, timeout=120).returncode == 0
+    with sqlite3.connect(tmp_path / "nps.db") as db:  # what an import killed mid-way leaves
+        db.execute(f"DROP INDEX {CUSTOMER_INDEX}")
+    assert subprocess.run(run, env=env, capture_output=True, timeout=120).returncode == 0
+    with sqlite3.connect(tmp_path / "nps.db") as db:
+        names = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert CUSTOMER_INDEX in names

@@ -138,20 +138,20 @@ def prepare(batch: list[ResponseIn]) -> Prepared:
             continue
         seen.add(key)
         own = item.customer
-        ext = own.id if own is not None else None
-        if ext is not None:
+        ext = own.get("id") if own is not None else None
+        if own is not None and ext is not None:
             merged = latest.get(ext)
             if merged is None:
                 merged = latest[ext] = {}
-            for name, value in own.__dict__.items():
+            for name, value in own.items():
                 if value is not None and name != "id":
                     merged[name] = value
         rows.append({
             "source": item.source, "external_id": item.id, "score": item.score,
             "category": _CATEGORY[item.score], "comment": item.comment or None,
             "submitted_at": item.submitted_at, "customer": ext,
-            "segment": own.segment if own is not None else None,
-            "arr": own.arr if own is not None else None,
+            "segment": own.get("segment") if own is not None else None,
+            "arr": own.get("arr") if own is not None else None,
             "tags": item.tags or None,
         })
     return Prepared(rows, {ext: (values, _fingerprint(values)) for ext, values in latest.items()},
