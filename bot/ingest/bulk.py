@@ -104,13 +104,25 @@ def _converted(values: list, conv) -> list:
 
 
 _COLUMNS_SQL = ", ".join(RESPONSE_COLUMNS)
+_TYPES: list[int] = []
+
+
+def _staging_types(cur) -> list[int]:
+    """The staging table's column types (OIDs), which a binary COPY must be told: read from the
+    table itself once per process (built-in types' OIDs are the same in every database)."""
+    if not _TYPES:
+        cur.execute(f"SELECT {_COLUMNS_SQL} FROM response_load LIMIT 0")
+        _TYPES.extend(column.type_code for column in cur.description)
+    return _TYPES
 
 
 def _copy_insert(session: Connection, rows: list[dict]) -> None:
     """PostgreSQL: COPY the rows into a session-local staging table, then one INSERT … SELECT.
 
     COPY streams the rows in one round trip without per-row statements (several times faster
-    than pipelined executemany in bench/import.py); ON CONFLICT keeps the insert idempotent.
+    than pipelined executemany in bench/import.py); ON CONFLICT keeps the insert idempotent. The
+    binary format, fed column by column, halves the time psycopg spends formatting the rows (a
+    million rows: 6 s instead of 12 s): its C dumpers write numbers and timestamps as they are.
     """
     from psycopg.types.json import Json
 
@@ -118,9 +130,14 @@ def _copy_insert(session: Connection, rows: list[dict]) -> None:
     with raw.cursor() as cur:
         cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS response_load ON COMMIT DELETE ROWS AS "
                     f"SELECT {_COLUMNS_SQL} FROM response WITH NO DATA")
-        with cur.copy(f"COPY response_load ({_COLUMNS_SQL}) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row([Json(r[c]) if c == "tags" and r[c] is not None else r[c] for c in RESPONSE_COLUMNS])
+        columns = [list(map(operator.itemgetter(name), rows)) for name in RESPONSE_COLUMNS]
+        tags = RESPONSE_COLUMNS.index("tags")
+        columns[tags] = [Json(value) if value is not None else None for value in columns[tags]]
+        types = _staging_types(cur)
+        with cur.copy(f"COPY response_load ({_COLUMNS_SQL}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
+            for row in zip(*columns, strict=True):
+                copy.write_row(row)
         cur.execute(f"INSERT INTO response ({_COLUMNS_SQL}) SELECT {_COLUMNS_SQL} FROM response_load "
                     f"ORDER BY source, external_id ON CONFLICT (source, external_id) DO NOTHING")
         inserted = cur.rowcount
