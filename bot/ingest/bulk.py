@@ -68,9 +68,7 @@ def bulk_insert(session: Connection, rows: list[dict]) -> None:
         _copy_insert(session, rows)
         return
     sql, order, converters = _bulk_statement(session.dialect)
-    # Column by column (map and zip run in C): a million-row import spends seconds less here than
-    # converting row by row.
-    columns = [list(map(operator.itemgetter(name), rows)) for name in order]
+    columns = _columns(rows, order)
     for i, conv in converters:
         columns[i] = _converted(columns[i], conv)
     params = list(zip(*columns, strict=True)) if session.dialect.positional else [
@@ -78,6 +76,12 @@ def bulk_insert(session: Connection, rows: list[dict]) -> None:
     result = session.exec_driver_sql(sql, params)
     if result.rowcount not in (-1, len(rows)):
         raise Raced
+
+
+def _columns(rows: list[dict], names) -> list[list]:
+    """The rows' values, one list per column: handled column by column (map and zip run in C), a
+    million-row import spends seconds less converting and sending them than row by row."""
+    return [list(map(operator.itemgetter(name), rows)) for name in names]
 
 
 def _converted(values: list, conv) -> list:
@@ -130,7 +134,7 @@ def _copy_insert(session: Connection, rows: list[dict]) -> None:
     with raw.cursor() as cur:
         cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS response_load ON COMMIT DELETE ROWS AS "
                     f"SELECT {_COLUMNS_SQL} FROM response WITH NO DATA")
-        columns = [list(map(operator.itemgetter(name), rows)) for name in RESPONSE_COLUMNS]
+        columns = _columns(rows, RESPONSE_COLUMNS)
         tags = RESPONSE_COLUMNS.index("tags")
         columns[tags] = [Json(value) if value is not None else None for value in columns[tags]]
         types = _staging_types(cur)

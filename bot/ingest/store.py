@@ -72,6 +72,9 @@ def _statements(dialect: str) -> SimpleNamespace:
         },
     )
     return SimpleNamespace(
+        # The look-ups' id list as the statement takes it: one array is one statement text whatever
+        # its length, so only SQLite's IN lists are padded.
+        ids=list if dialect == "postgresql" else _padded,
         existing=select(responses.c.external_id).where(
             responses.c.source == bindparam("source"),
             among(responses.c.external_id)),
@@ -88,7 +91,7 @@ CUSTOMER_FIELDS = ("name", "email", "segment", "arr", "owner")
 
 
 def _padded(ids: list[str], step: int = 512) -> list[str]:
-    """An IN list padded (with a repeat) to a multiple of `step` items.
+    """An IN list padded (with a repeat) to a multiple of `step` items (SQLite's look-ups).
 
     Every length is its own SQL text, and drivers keep prepared statements per text (sqlite3
     keeps 128; one with thousands of parameters holds about half a megabyte): a few lengths
@@ -180,7 +183,7 @@ def _upsert_customers(conn: Connection, sql: SimpleNamespace, latest: dict[str, 
                 todo[ext] = said
         if not todo:
             return out
-    known = {row.external_id: row for row in conn.execute(sql.find_customers, {"ids": _padded(list(todo))})}
+    known = {row.external_id: row for row in conn.execute(sql.find_customers, {"ids": sql.ids(list(todo))})}
     new_rows: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
     for ext, (values, _) in todo.items():
@@ -195,7 +198,7 @@ def _upsert_customers(conn: Connection, sql: SimpleNamespace, latest: dict[str, 
         # lock customers in one order and cannot deadlock each other.
         conn.execute(sql.upsert_customers, sorted(new_rows + changed, key=lambda r: r["external_id"]))
         known.update({row.external_id: row for row in conn.execute(
-            sql.find_customers, {"ids": _padded([r["external_id"] for r in new_rows + changed])})})
+            sql.find_customers, {"ids": sql.ids([r["external_id"] for r in new_rows + changed])})})
     for ext, row in known.items():
         # Segments repeat across customers: interned, the cache holds each name once.
         out[ext] = (row.id, sys.intern(row.segment) if row.segment else row.segment, row.arr)
@@ -281,7 +284,7 @@ def _new_only(session: Connection, sql: SimpleNamespace, rows: list[dict]) -> li
     existing: set[Key] = set()
     for source, ids in by_source.items():
         existing.update((source, e) for e in session.execute(
-            sql.existing, {"source": source, "ids": _padded(ids)}).scalars())
+            sql.existing, {"source": source, "ids": sql.ids(ids)}).scalars())
     return [r for r in rows if (r["source"], r["external_id"]) not in existing] if existing else rows
 
 
