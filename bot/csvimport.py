@@ -13,25 +13,22 @@ import csv
 import gc
 import io
 import itertools
-import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO
 
 from sqlalchemy import func, select
 
 from bot.ingest import ResponseIn, validate_item
-from bot.ingest.store import Prepared, prepare
+from bot.ingest.schema import CsvRowIn, validate_csv_row
+from bot.ingest.store import Prepared, SaidBefore, prepare
 from bot.ingest.stream import StreamWriter
 from bot.runtime import Runtime
 from storage.db import deferred_indexes, read_scope
 from storage.models import Response
 
-GENERIC_COLUMNS = ("id", "score", "comment", "submitted_at", "source", "customer_id", "customer_name",
-                   "customer_email", "segment", "arr", "owner")
-_GENERIC = frozenset(GENERIC_COLUMNS)  # asked of every cell of a million-row import
-# Where a JSON field's error is reported in CSV terms.
+# Where a JSON field's error is reported in CSV terms (a survey tool's rows, mapped to the JSON).
 FIELD_TO_COLUMN = {"customer.id": "customer_id", "customer.name": "customer_name",
                    "customer.email": "customer_email", "customer.segment": "segment",
                    "customer.arr": "arr", "customer.owner": "owner"}
@@ -81,7 +78,7 @@ class ImportSummary:
             self.rejected_unlisted += 1
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass costs three times as much to make, per row
 class CsvRecord:
     """One data record of a CSV file and the line it starts on."""
 
@@ -119,68 +116,15 @@ def read_records(text: str | IO[str]) -> tuple[list[str], Iterator[CsvRecord]]:
     return header, records()
 
 
-_NUMBER_NOISE = re.compile(r"[\s,$€£¥]|USD|EUR|GBP", flags=re.IGNORECASE)
-
-
-def parse_number(value: Any) -> Any:
-    """48000, "48,000", "$48,000.50", "48000 USD" -> a number; other text is returned as is."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int | float):
-        return value
-    try:
-        return int(value)  # the usual case, decided without the pattern below
-    except ValueError:
-        pass
-    text = _NUMBER_NOISE.sub("", str(value))
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            return value
-
-
-_CUSTOMER_COLUMNS = (("customer_id", "id"), ("customer_name", "name"), ("customer_email", "email"),
-                     ("segment", "segment"), ("owner", "owner"))
-
-
-def generic_row(values: dict[str, str]) -> dict:
-    """Turn a row of the generic columns into the generic JSON shape; other columns become tags."""
-    # Run once per row of a million-row import: one pass over the cells, then plain look-ups.
-    clean = {}
-    for key, value in values.items():
-        if value:
-            value = value.strip()
-            if value:
-                clean[key] = value
-    item: dict[str, Any] = {}
-    if "id" in clean:
-        item["id"] = clean["id"]
-    if "score" in clean:
-        item["score"] = parse_number(clean["score"])
-    for key in ("comment", "submitted_at", "source"):
-        if key in clean:
-            item[key] = clean[key]
-    customer = {name: clean[column] for column, name in _CUSTOMER_COLUMNS if column in clean}
-    if "arr" in clean:
-        customer["arr"] = parse_number(clean["arr"])
-    if customer:
-        item["customer"] = customer
-    tags = {k: v for k, v in clean.items() if k not in _GENERIC}
-    if tags:
-        item["tags"] = tags
-    return item
-
-
+# A survey tool's row (column -> cell) as the generic JSON; None for the generic columns, whose rows
+# are validated as they are (bot.ingest.schema.CsvRowIn).
 RowMapper = Callable[[dict[str, str]], dict]
 
 
 Progress = Callable[..., None]  # progress(rows, position=None): rows done; bytes read when known
 
 
-def import_records(rt: Runtime, records: Iterable[CsvRecord], *, mapper: RowMapper = generic_row,
+def import_records(rt: Runtime, records: Iterable[CsvRecord], *, mapper: RowMapper | None = None,
                    progress: Progress = lambda n, position=None: None, parallel: bool = False,
                    position: Callable[[], int] | None = None, size: int | None = None) -> ImportSummary:
     """Validate every record, store the good ones in chunks, and report the bad ones.
@@ -213,23 +157,27 @@ def import_records(rt: Runtime, records: Iterable[CsvRecord], *, mapper: RowMapp
 Rejects = list[tuple[int, str]]
 
 
-def validated_chunks(records: Iterable[CsvRecord], mapper: RowMapper) -> Iterator[tuple[list, Rejects]]:
-    """Chunks of CHUNK records: the valid ones as ResponseIn, the others as (line, reason)."""
-    items: list[ResponseIn] = []
+def validated_chunks(records: Iterable[CsvRecord], mapper: RowMapper | None) -> Iterator[tuple[list, Rejects]]:
+    """Chunks of CHUNK records: the valid ones as CsvRowIn or ResponseIn, the others as (line, reason)."""
+    items: list[CsvRowIn | ResponseIn] = []
     rejects: Rejects = []
     for record in records:
-        try:
-            raw = mapper(record.values)
-        except ValueError as exc:
-            rejects.append((record.line, str(exc)))
+        reason = None
+        item: CsvRowIn | ResponseIn | None
+        if mapper is None:
+            item, errors = validate_csv_row(record.values)
         else:
-            item, errors = validate_item(raw)
-            if errors:
-                rejects.append((record.line, "; ".join(
-                    f"{FIELD_TO_COLUMN.get(e.field, e.field)} {e.message}" for e in errors)))
-            else:
-                assert item is not None  # validate_item gives the model whenever it finds no error
-                items.append(item)
+            try:
+                item, errors = validate_item(mapper(record.values))
+            except ValueError as exc:  # the tool's row cannot be read; the message says why
+                item, errors, reason = None, [], str(exc)
+        if errors:
+            reason = "; ".join(f"{FIELD_TO_COLUMN.get(e.field, e.field)} {e.message}" for e in errors)
+        if reason is None:
+            assert item is not None  # validation gives the model whenever it finds no error
+            items.append(item)
+        else:
+            rejects.append((record.line, reason))
         if len(items) + len(rejects) >= CHUNK:
             yield items, rejects
             items, rejects = [], []
@@ -237,10 +185,11 @@ def validated_chunks(records: Iterable[CsvRecord], mapper: RowMapper) -> Iterato
         yield items, rejects
 
 
-def prepared_chunks(records: Iterable[CsvRecord], mapper: RowMapper) -> Iterator[tuple[Prepared, Rejects]]:
+def prepared_chunks(records: Iterable[CsvRecord], mapper: RowMapper | None) -> Iterator[tuple[Prepared, Rejects]]:
     """validated_chunks, each turned into response rows (the part of storing that needs no database)."""
+    said = SaidBefore()
     for items, rejects in validated_chunks(records, mapper):
-        yield prepare(items), rejects
+        yield prepare(items, said), rejects
 
 
 Chunk = tuple[Prepared, Rejects, int | None]  # rows, refusals, and bytes of the file read so far

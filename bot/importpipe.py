@@ -3,9 +3,10 @@
 Parsing, validating and turning a row into a response row costs about what storing it costs, so
 on two cores a large import takes about half the time. The reader is a forked child (it inherits
 the open file, the records iterator and the mapper, none of which pickle) that sends each chunk as
-bot.ingest.store.Prepared (plain dicts) through a pipe; the pipe's small buffer keeps at most a
-chunk or two in flight, so memory stays flat. The rows are validated exactly as everywhere else
-(bot.ingest.validate_item) and prepared by the same function the webhooks' store step uses.
+bot.ingest.store.Prepared (plain lists, a column each) through a pipe; the pipe's small buffer keeps
+at most a chunk or two in flight, so memory stays flat. The rows are validated exactly as in the
+one-process import (bot.csvimport.validated_chunks) and prepared by the same function the
+webhooks' store step uses.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def _widen(pipe) -> None:
         pass
 
 
-def _reader(records: Iterable[CsvRecord], mapper: RowMapper, position: Callable[[], int] | None, pipe) -> None:
+def _reader(records: Iterable[CsvRecord], mapper: RowMapper | None, position: Callable[[], int] | None, pipe) -> None:
     try:
         for n, (prepared, rejects) in enumerate(prepared_chunks(records, mapper)):
             pipe.send(("chunk", prepared, rejects, position() if position else None))
@@ -52,7 +53,7 @@ def _reader(records: Iterable[CsvRecord], mapper: RowMapper, position: Callable[
         pipe.close()
 
 
-def prepared_in_child(records: Iterable[CsvRecord], mapper: RowMapper,
+def prepared_in_child(records: Iterable[CsvRecord], mapper: RowMapper | None,
                       position: Callable[[], int] | None) -> Iterator[tuple[Prepared, Rejects, int | None]]:
     """Chunks as bot.csvimport.prepared_chunks makes them, made in a forked child process.
 

@@ -68,15 +68,21 @@ def assigner(conn: Connection | Session, settings: Settings) -> Assigner:
     return built
 
 
-def assign_rows(conn: Connection | Session, settings: Settings, rows: list[dict]) -> None:
-    """Set `theme`/`theme_source` on new response rows: detractors with a comment only."""
+_NO_THEME = {"theme": None, "theme_source": None}
+
+
+def assign_rows(conn: Connection | Session, settings: Settings, rows: list[dict],
+                themes: Assigner | None = None) -> None:
+    """Set `theme`/`theme_source` on new response rows: detractors with a comment only.
+
+    `themes`: the assigner to use (an import's writer builds one per transaction); else the current one."""
     todo = [r for r in rows if r["category"] == Category.DETRACTOR.value and r.get("comment")]
     for r in rows:
-        r.setdefault("theme", None)
-        r.setdefault("theme_source", None)
+        r.update(_NO_THEME)
     if not todo:
         return
-    for r, a in zip(todo, assigner(conn, settings).assign_many([r["comment"] for r in todo]), strict=True):
+    using = themes or assigner(conn, settings)
+    for r, a in zip(todo, using.assign_many([r["comment"] for r in todo]), strict=True):
         r["theme"], r["theme_source"] = a.theme, a.source
 
 

@@ -5,25 +5,25 @@ import os
 import sqlite3
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, inspect, select
 
 from bot.csvimport import import_records, read_records
 from storage.db import read_scope
-from storage.models import FollowUp, Response
+from storage.models import Customer, FollowUp, Response
 from tests.conftest import NOW
 
 
-def export(rows: int) -> str:
+def export(rows: int, now: datetime = NOW) -> str:
     out = io.StringIO()
     out.write("id,score,comment,submitted_at,customer_id,segment,arr,region\n")
     for n in range(rows):
         age = timedelta(hours=1) if n % 1000 == 0 else timedelta(days=5 + n % 200)
         score = "eleven" if n % 997 == 5 else n % 11
         customer = f"live_{n}" if n % 1000 == 0 else f"cus_{n % 300}"
-        out.write(f"r{n},{score},\"said, \"\"{n}\"\"\",{(NOW - age).isoformat()},{customer},smb,\"$1,200\",EMEA\n")
+        out.write(f"r{n},{score},\"said, \"\"{n}\"\"\",{(now - age).isoformat()},{customer},smb,\"$1,200\",EMEA\n")
     return out.getvalue()
 
 
@@ -166,3 +166,50 @@ def test_the_next_process_builds_an_index_a_killed_import_left_dropped(tmp_path)
     with sqlite3.connect(tmp_path / "nps.db") as db:
         names = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert CUSTOMER_INDEX in names
+
+
+def customer_rows(segments: list[str | None]) -> str:
+    """One answer a row from customer cus_1, saying the segment given (None: the cell left blank)."""
+    lines = ["id,score,submitted_at,customer_id,customer_name,segment,arr"]
+    for n, segment in enumerate(segments):
+        lines.append(f"r{n},9,{(NOW - timedelta(days=30)).isoformat()},cus_1,Acme,{segment or ''},1200")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("cache", ["kept", "cleared every piece"])
+def test_a_customer_said_again_is_stored_once_and_a_change_further_down_the_file_is_kept(rt, monkeypatch, cache):
+    import bot.csvimport
+    import bot.ingest.stream
+
+    # The reader names a customer it described before without its values; the writer then finds
+    # it in its memory or, once that is cleared, in the database.
+    monkeypatch.setattr(bot.csvimport, "CHUNK", 100)
+    monkeypatch.setattr(bot.csvimport, "TRANSACTION_ROWS", 250)
+    if cache != "kept":
+        monkeypatch.setattr(bot.ingest.stream, "CUSTOMER_CACHE_SIZE", 0)
+    segments = ["smb"] * 300 + ["enterprise"] * 300 + [None] * 300
+    _, records = read_records(io.StringIO(customer_rows(segments)))
+    summary = import_records(rt, records, parallel=True)
+    assert summary.accepted == 900
+    with read_scope(rt.engine) as s:
+        customers = s.execute(select(Customer)).scalars().all()
+        by_segment = dict(s.execute(select(Response.segment, func.count()).group_by(Response.segment)).all())
+    assert [(c.external_id, c.name, c.segment, c.arr) for c in customers] == [("cus_1", "Acme", "enterprise", 1200.0)]
+    # Each answer keeps the segment it was given; a blank one takes the customer's.
+    assert by_segment == {"smb": 300, "enterprise": 600}
+
+
+def test_an_import_leaves_no_reference_to_a_missing_customer_or_follow_up(tmp_path):
+    # `npsbot import` does not have SQLite look up each row's parents (storage.db.for_bulk_load):
+    # what it stores must hold without that check.
+    data = tmp_path / "export.csv"
+    data.write_text(export(6_000, now=datetime.now(UTC)))  # the command runs on the real clock
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'nps.db'}"}
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "import", str(data)], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert "follow-ups opened" in done.stdout
+    with sqlite3.connect(tmp_path / "nps.db") as db:
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        counts = db.execute("SELECT count(*), count(customer_id), count(followup_id) FROM response").fetchone()
+        opened = db.execute("SELECT count(*) FROM followup").fetchone()[0]
+    assert counts[0] == counts[1] > 5_000 and counts[2] == opened > 0

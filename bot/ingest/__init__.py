@@ -9,9 +9,10 @@ and counted, nothing more. Webhooks and `npsbot import` share this one store ste
 (every row but new live detractors) goes to the driver directly: executemany on SQLite, COPY on
 PostgreSQL.
 
-The package: `schema` (ResponseIn and the error mapping), `store` (customers, responses, history),
-`bulk` (the driver-level bulk insert), `followups` (plan, then write, the follow-ups of new
-detractors), `group` (transactions, retries, group commit) and `stream` (an import's writer).
+The package: `schema` (ResponseIn, the generic CSV's CsvRowIn and the error mapping), `store`
+(customers, responses, history), `bulk` (the driver-level bulk insert), `followups` (plan, then
+write, the follow-ups of new detractors), `group` (transactions, retries, group commit) and
+`stream` (an import's writer).
 Everything webhooks use is re-exported here.
 """
 

@@ -11,18 +11,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from bot import livewindow, outbox, theme_service
-from bot.ingest.bulk import Raced, bulk_insert
+from bot.ingest.bulk import Raced, bulk_insert, columns
 from bot.ingest.followups import open_followups
-from bot.ingest.schema import ResponseIn
+from bot.ingest.schema import CUSTOMER_FIELDS, CsvRowIn, ResponseIn
 from bot.nps import classify
 from bot.runtime import Runtime
 from storage.db import session_scope
 from storage.models import Category, Customer, Response
+
+if TYPE_CHECKING:
+    from bot.theme_assign import Assigner
 
 Key = tuple[str, str]  # (source, external id): a response's identity
 
@@ -87,7 +90,7 @@ def _statements(dialect: str) -> SimpleNamespace:
     )
 
 
-CUSTOMER_FIELDS = ("name", "email", "segment", "arr", "owner")
+_SEGMENT, _ARR = CUSTOMER_FIELDS.index("segment"), CUSTOMER_FIELDS.index("arr")
 
 
 def _padded(ids: list[str], step: int = 512) -> list[str]:
@@ -102,17 +105,36 @@ def _padded(ids: list[str], step: int = 512) -> list[str]:
     return ids + [ids[0]] * (step - len(ids) % step)
 
 
-# Customers an import remembers between chunks (bot/ingest/stream.py) (about 250 bytes each); past this the memory is
-# simply cleared, so it stays small (15 MB) whatever the file. A year's export names tens of
-# thousands of customers (50,000 in issue 13's): a cache smaller than that is cleared every few
-# chunks and then costs a look-up per customer per chunk (a third of the storing time); one much
-# larger would be most of the import's memory budget (250 MB) on a file with more customers.
+# Customers an import remembers between chunks, on each side of its pipe (their ids in
+# bot/ingest/stream.py, what was said of them in SaidBefore; up to a few hundred bytes each); past
+# this the memory is simply cleared, so it stays small (15 MB) whatever the file. A year's export
+# names tens of thousands of customers (50,000 in issue 13's): a cache smaller than that is cleared
+# every few chunks and then costs a look-up per customer per chunk (a third of the storing time);
+# one much larger would be most of the import's memory budget (250 MB) on a file with more customers.
 CUSTOMER_CACHE_SIZE = 60_000
 
 
-def _fingerprint(values: dict) -> int:
-    """What an answer said about its customer, in a few bytes (equal numbers hash alike: 1 == 1.0)."""
-    return hash(tuple(sorted(values.items())))
+class SaidBefore:
+    """What a stream of batches (an import) has said about each customer so far, as a hash.
+
+    A customer that a batch describes exactly as an earlier one did is then named without its
+    values (None in Prepared.customers): an export repeats its customers on every row, and their
+    values were a third of what an import's reader process pickled for the other one.
+    """
+
+    def __init__(self, size: int = CUSTOMER_CACHE_SIZE) -> None:
+        self.size = size
+        self._hashes: dict[str, int] = {}
+
+    def repeated(self, ext: str, values: tuple) -> bool:
+        """Whether `values` is what was said of `ext` last; remembers them if not."""
+        said = hash(values)  # equal numbers hash alike (1 == 1.0), as they compare
+        if self._hashes.get(ext) == said:
+            return True
+        if len(self._hashes) >= self.size:
+            self._hashes.clear()
+        self._hashes[ext] = said
+        return False
 
 
 @dataclass
@@ -121,74 +143,89 @@ class Prepared:
     storing that needs no connection (an import makes it in its reader process, bot/importpipe.py).
 
     `rows` are unique on (source, id), first occurrence kept (`duplicates` counts the others); each
-    names its customer by external id (`customer`). `customers` holds, per external id, what the
-    batch said about that customer (later answers win) and its fingerprint.
+    names its customer by external id (`customer`), and all have the same keys. `customers` holds,
+    per external id, what the batch said about that customer (later answers win), or None when an
+    earlier batch of the same import said exactly that (SaidBefore).
     """
 
     rows: list[dict]
-    customers: dict[str, tuple[dict, int]]
+    customers: dict[str, dict | None]
     duplicates: int = 0
 
+    def __reduce__(self):
+        # Pickled column by column (an import hands a million rows from one process to the other):
+        # a list per column pickles and unpickles several times faster than a dict per row.
+        names = tuple(self.rows[0]) if self.rows else ()
+        return _unpickled, (names, columns(self.rows, names), self.customers, self.duplicates)
 
-def prepare(batch: list[ResponseIn]) -> Prepared:
-    """Response rows and customer values of validated answers (pure: no clock, no database)."""
+
+def _unpickled(names: tuple[str, ...], values: list[list], customers: dict, duplicates: int) -> Prepared:
+    return Prepared([dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)], customers, duplicates)
+
+
+def prepare(batch: list[ResponseIn] | list[CsvRowIn], said: SaidBefore | None = None) -> Prepared:
+    """Response rows and customer values of validated answers (pure: no clock, no database).
+
+    `said`: what earlier batches of the same stream said about their customers (an import)."""
     rows: list[dict] = []
     seen: set[Key] = set()
-    latest: dict[str, dict] = {}
+    latest: dict[str, tuple] = {}
     for item in batch:
         key = (item.source, item.id)
         if key in seen:
             continue
         seen.add(key)
-        own = item.customer
-        ext = own.get("id") if own is not None else None
-        if own is not None and ext is not None:
-            merged = latest.get(ext)
-            if merged is None:
-                merged = latest[ext] = {}
-            for name, value in own.items():
-                if value is not None and name != "id":
-                    merged[name] = value
+        ext, values = item.customer_said()
+        segment = arr = None
+        if values is not None:
+            segment, arr = values[_SEGMENT], values[_ARR]
+            if ext is not None:
+                before = latest.setdefault(ext, values)
+                if before is not values and before != values:
+                    # A field left out keeps what an earlier answer said.
+                    latest[ext] = tuple(b if v is None else v for v, b in zip(values, before, strict=True))
         rows.append({
             "source": item.source, "external_id": item.id, "score": item.score,
             "category": _CATEGORY[item.score], "comment": item.comment or None,
-            "submitted_at": item.submitted_at, "customer": ext,
-            "segment": own.get("segment") if own is not None else None,
-            "arr": own.get("arr") if own is not None else None,
+            "submitted_at": item.submitted_at, "customer": ext, "segment": segment, "arr": arr,
             "tags": item.tags or None,
         })
-    return Prepared(rows, {ext: (values, _fingerprint(values)) for ext, values in latest.items()},
-                    len(batch) - len(rows))
+    customers: dict[str, dict | None] = {}
+    for ext, values in latest.items():
+        repeated = said is not None and said.repeated(ext, values)
+        customers[ext] = None if repeated else {k: v for k, v in zip(CUSTOMER_FIELDS, values, strict=True)
+                                                if v is not None}
+    return Prepared(rows, customers, len(batch) - len(rows))
 
 
-def _upsert_customers(conn: Connection, sql: SimpleNamespace, latest: dict[str, tuple[dict, int]],
+def _upsert_customers(conn: Connection, sql: SimpleNamespace, latest: dict[str, dict | None],
                       now: datetime, cache: dict | None = None, learned: dict | None = None) -> dict[str, tuple]:
     """Create unknown customers and update changed ones; return external id -> (id, segment, arr).
 
     Most answers come from customers we already know, unchanged: one SELECT is then all it costs,
-    and nothing when `cache` (a bulk import's memory of customers it stored) already has them.
+    and nothing when an import said them before (None) and `cache` (its memory of the customers
+    it stored) has them.
     """
     if not latest:
         return {}
     out: dict[str, tuple] = {}
     todo = latest
     if cache:
-        todo = {}
-        for ext, said in latest.items():
-            hit = cache.get(ext)
-            # The same as an earlier chunk said, which is stored: nothing to read or write.
-            if hit is not None and hit[3] == said[1]:
-                out[ext] = hit[:3]
-            else:
-                todo[ext] = said
+        # Said before (None), and stored by this import since: nothing to read or write.
+        out = {ext: hit for ext, values in latest.items() if values is None and (hit := cache.get(ext)) is not None}
+        if out:
+            todo = {ext: values for ext, values in latest.items() if ext not in out}
         if not todo:
             return out
     known = {row.external_id: row for row in conn.execute(sql.find_customers, {"ids": sql.ids(list(todo))})}
     new_rows: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
-    for ext, (values, _) in todo.items():
+    for ext, values in todo.items():
         row = known.get(ext)
-        if row is None:
+        if values is None:  # said before, and stored then: unless forgotten since, nothing to write
+            if row is None:
+                new_rows.append({"external_id": ext, **dict.fromkeys(CUSTOMER_FIELDS), "updated_at": now})
+        elif row is None:
             new_rows.append({"external_id": ext, **{k: values.get(k) for k in CUSTOMER_FIELDS}, "updated_at": now})
         elif any(getattr(row, k) != v for k, v in values.items()):
             changed.append({"external_id": ext, **{k: values.get(k) for k in CUSTOMER_FIELDS}, "updated_at": now})
@@ -203,7 +240,7 @@ def _upsert_customers(conn: Connection, sql: SimpleNamespace, latest: dict[str, 
         # Segments repeat across customers: interned, the cache holds each name once.
         out[ext] = (row.id, sys.intern(row.segment) if row.segment else row.segment, row.arr)
         if learned is not None and ext in todo:
-            learned[ext] = (*out[ext], todo[ext][1])
+            learned[ext] = out[ext]
     return out
 
 
@@ -211,8 +248,10 @@ _CATEGORY = [classify(score).value for score in range(11)]
 
 
 def store(session: Connection, rt: Runtime, batch: list[ResponseIn] | Prepared, customer_cache: dict | None = None,
-          learned: dict | None = None, *, unseen: bool = False) -> Stored:
+          learned: dict | None = None, *, unseen: bool = False, themes: Assigner | None = None) -> Stored:
     """Insert responses unique on (source, id) that are new; open or join follow-ups.
+
+    `themes`: the theme assigner for the new answers' comments (default: the one in force now).
 
     `unseen`: the caller expects none of the responses to be stored already (an import whose
     previous piece had no duplicate), so they are not looked up first; should one be, the insert
@@ -244,7 +283,7 @@ def store(session: Connection, rt: Runtime, batch: list[ResponseIn] | Prepared, 
             r["segment"] = r["segment"] or None
     if not unseen:
         rows = _new_only(session, sql, rows)
-    theme_service.assign_rows(session, rt.settings, rows)  # history too: themes count every answer
+    theme_service.assign_rows(session, rt.settings, rows, themes)  # history too: themes count every answer
     # History (older than the live window on arrival) is stored and counted, nothing more.
     history_before = livewindow.cutoff(now, rt.settings.live_window_hours)
     live, plain = [], []

@@ -16,14 +16,19 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
+from bot import theme_service
 from bot.ingest.bulk import Raced
 from bot.ingest.group import retried
 from bot.ingest.store import CUSTOMER_CACHE_SIZE, Prepared, Stored, store
 from bot.runtime import Runtime
 from storage.db import is_sqlite, write_connection
+
+if TYPE_CHECKING:
+    from bot.theme_assign import Assigner
 
 
 @dataclass
@@ -42,11 +47,12 @@ class StreamWriter:
     def __init__(self, rt: Runtime, *, rows_per_transaction: int) -> None:
         self.rt = rt
         self.rows_per_transaction = rows_per_transaction if is_sqlite(rt.engine) else 0
-        # Customers stored so far (external id -> id, segment, arr, fingerprint): an unchanged
-        # customer costs no query at all. Cleared, not grown, past CUSTOMER_CACHE_SIZE.
+        # Customers stored so far (external id -> id, segment, arr): one a piece names as said
+        # before costs no query at all. Cleared, not grown, past CUSTOMER_CACHE_SIZE.
         self.customers: dict = {}
         self._open: ExitStack | None = None
         self._conn: Connection | None = None
+        self._themes: Assigner | None = None
         self._rows = 0
         self._opened_any = False
         # Whether the next piece is stored without looking its answers up first (bot.ingest.store):
@@ -66,17 +72,21 @@ class StreamWriter:
         if self._conn is None:
             self._open = ExitStack()
             self._conn = self._open.enter_context(write_connection(self.rt.engine))
+            # Themes and corrections cannot change while this transaction holds SQLite's write
+            # lock: looked up once for its pieces, not once per piece.
+            self._themes = theme_service.assigner(self._conn, self.rt.settings)
         learned: dict = {}
         stored = None
         if self._unseen:
             # Within a savepoint: a piece that repeats stored answers is rolled back and stored again.
             try:
                 with self._conn.begin_nested():
-                    stored = store(self._conn, self.rt, piece, self.customers, learned, unseen=True)
+                    stored = store(self._conn, self.rt, piece, self.customers, learned, unseen=True,
+                                   themes=self._themes)
             except Raced:
                 learned = {}  # customers created by the rolled-back attempt have no rows any more
         if stored is None:
-            stored = store(self._conn, self.rt, piece, self.customers, learned)
+            stored = store(self._conn, self.rt, piece, self.customers, learned, themes=self._themes)
         self._unseen = len(stored.inserted) == len(piece.rows)
         # Remembered before the commit: a failed transaction ends the import, and the cache with it.
         self._remember(learned)

@@ -19,7 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.config import ToolFields
-from bot.csvimport import parse_number
+from bot.ingest.schema import parse_number
 
 KEYS = ("score", "comment", "segment", "arr", "owner", "customer_id", "customer_name", "email",
         "submitted_at")

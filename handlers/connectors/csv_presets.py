@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from bot.config import Settings, ToolFields
-from bot.csvimport import CsvRecord, RowMapper, generic_row, read_records
+from bot.csvimport import CsvRecord, RowMapper, read_records
 from handlers.connectors import qualtrics
 from handlers.connectors.common import build, normalize
 
@@ -112,8 +112,9 @@ def detect(text: str | IO[str]) -> str:
     return "generic"
 
 
-def records_for(fmt: str, text: str | IO[str], settings: Settings) -> tuple[Iterable[CsvRecord], RowMapper]:
-    """The records of a CSV text in format `fmt` and the mapper of its rows to the generic dict."""
+def records_for(fmt: str, text: str | IO[str], settings: Settings) -> tuple[Iterable[CsvRecord], RowMapper | None]:
+    """The records of a CSV text in format `fmt` and the mapper of its rows to the generic dict
+    (None for the generic columns: their rows are validated as they are)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if fmt == "generic":
@@ -121,9 +122,9 @@ def records_for(fmt: str, text: str | IO[str], settings: Settings) -> tuple[Iter
     return _PRESETS[fmt](text, settings.tool(fmt))
 
 
-def _generic(text: str | IO[str]) -> tuple[Iterable[CsvRecord], RowMapper]:
+def _generic(text: str | IO[str]) -> tuple[Iterable[CsvRecord], None]:
     _, records = read_records(text)
-    return records, generic_row
+    return records, None
 
 
 def _value(values: dict[str, str], *names: str) -> tuple[str, str] | None:

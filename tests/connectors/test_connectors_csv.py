@@ -62,6 +62,26 @@ def test_generic_csv_is_detected_as_generic(rt):
         records_for("medallia", csv_text, rt.settings)
 
 
+def test_generic_rows_are_refused_naming_their_column_and_amounts_read_as_people_write_them(rt):
+    csv_text = ("id,score,customer_id,customer_email,arr,region\n"
+                'r1, 7 ,c1,ops@a.example,"$48,000.50", EMEA \n'
+                "r2,7.5,c2,,,\n"
+                "r3,8,c3,,12 apples,\n"
+                f"r4,8,c4,{'x' * 321},,\n"
+                "r5,8,c5,,,a\x00b\n"
+                " ,8,c6,,,\n")
+    records, mapper = records_for("generic", csv_text, rt.settings)
+    summary = import_records(rt, records, mapper=mapper)
+    assert summary.accepted == 1
+    assert [(r.line, r.reason) for r in summary.rejected] == [
+        (3, "score must be a whole number from 0 to 10"), (4, "arr must be a number"),
+        (5, "customer_email must be at most 320 characters"), (6, "region must not contain NUL characters"),
+        (7, "id is required")]
+    (response, customer), = stored(rt, "api").values()
+    assert (response.score, response.arr, response.tags) == (7, 48000.5, {"region": "EMEA"})
+    assert (customer.external_id, customer.email, customer.arr) == ("c1", "ops@a.example", 48000.5)
+
+
 def _import(rt, name: str, fmt: str | None = None):
     records, mapper = records_for(fmt or detect(text(name)), text(name), rt.settings)
     return import_records(rt, records, mapper=mapper)
