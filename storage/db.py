@@ -113,9 +113,13 @@ def restore_indexes(engine: Engine) -> None:
             with write_connection(engine) as conn:
                 # SQLite sorts within the page cache's budget: a bulk load's 32 MB cache would
                 # add its size to the import's peak memory; the default 2 MB sorts faster, too.
+                # A helper thread sorts half the keys (the import's reader is done by now): a
+                # million rows' index in 0.35 s instead of 0.5 s.
                 cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
                 conn.exec_driver_sql("PRAGMA cache_size=-2000")
+                conn.exec_driver_sql("PRAGMA threads=1")
                 index.create(conn, checkfirst=True)
+                conn.exec_driver_sql("PRAGMA threads=0")
                 conn.exec_driver_sql(f"PRAGMA cache_size={int(cache or -2000)}")
 
 

@@ -6,6 +6,7 @@ Two halves: `prepare` turns validated answers into response rows without touchin
 
 from __future__ import annotations
 
+import operator
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -245,6 +246,7 @@ def _upsert_customers(conn: Connection, sql: SimpleNamespace, latest: dict[str, 
 
 
 _CATEGORY = [classify(score).value for score in range(11)]
+_key = operator.itemgetter("source", "external_id")  # a response row's Key, taken in C
 
 
 def store(session: Connection, rt: Runtime, batch: list[ResponseIn] | Prepared, customer_cache: dict | None = None,
@@ -267,8 +269,7 @@ def store(session: Connection, rt: Runtime, batch: list[ResponseIn] | Prepared, 
     # The rows are completed in place (a retried transaction completes them again alike).
     rows = prepared.rows
     for r in rows:
-        ext = r["customer"]
-        cust = customers.get(ext) if ext is not None else None
+        cust = customers.get(r["customer"])  # (None when the answer names no customer)
         if r["submitted_at"] is None:
             r["submitted_at"] = now
         r["received_at"] = now
@@ -286,26 +287,25 @@ def store(session: Connection, rt: Runtime, batch: list[ResponseIn] | Prepared, 
     theme_service.assign_rows(session, rt.settings, rows, themes)  # history too: themes count every answer
     # History (older than the live window on arrival) is stored and counted, nothing more.
     history_before = livewindow.cutoff(now, rt.settings.live_window_hours)
+    stored.inserted.update(map(_key, rows))
     live, plain = [], []
+    detractor = Category.DETRACTOR.value
     for r in rows:
-        key = (r["source"], r["external_id"])
-        stored.inserted.add(key)
-        if r["category"] != Category.DETRACTOR.value:
+        if r["category"] != detractor:
             plain.append(r)
         elif livewindow.is_history(r["submitted_at"], history_before):
-            stored.history.add(key)
+            stored.history.add(_key(r))
             plain.append(r)
         else:
             live.append(r)
     # Inserted in key order (one lock order, as for customers); follow-ups below still open
     # in the order the answers came.
     if plain:
-        bulk_insert(session, sorted(plain, key=lambda r: (r["source"], r["external_id"])))
+        bulk_insert(session, sorted(plain, key=_key))
     detractors = []
     if live:
         # Only new live detractors need their ids back (few: the rest takes the fast path).
-        ordered = [{k: v for k, v in r.items() if k != "customer"}
-                   for r in sorted(live, key=lambda r: (r["source"], r["external_id"]))]
+        ordered = [{k: v for k, v in r.items() if k != "customer"} for r in sorted(live, key=_key)]
         ids = {(s, e): rid for rid, s, e in session.execute(sql.insert_responses, ordered).all()}
         if len(ids) != len(live):
             raise Raced
@@ -324,7 +324,7 @@ def _new_only(session: Connection, sql: SimpleNamespace, rows: list[dict]) -> li
     for source, ids in by_source.items():
         existing.update((source, e) for e in session.execute(
             sql.existing, {"source": source, "ids": sql.ids(ids)}).scalars())
-    return [r for r in rows if (r["source"], r["external_id"]) not in existing] if existing else rows
+    return [r for r in rows if _key(r) not in existing] if existing else rows
 
 
 
