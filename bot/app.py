@@ -16,27 +16,18 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 
 from bot import metrics
-from bot.clock import Clock, as_utc
-from bot.config import Settings
+from bot.clock import as_utc
 from bot.delivery import DeliveryWorker, Notifier
 from bot.dispatch import Dispatcher
 from bot.runtime import Runtime, Services
-from storage.db import make_engine, ping, read_scope, restore_indexes, upgrade
+from bot.runtime import build_runtime as build_runtime  # where the servers and tests build it
+from storage.db import ping, read_scope
 from storage.models import Outbox, OutboxStatus
 
 log = logging.getLogger(__name__)
 
 
 SERVICES = web.AppKey("npsbot_services", Services)
-
-
-def build_runtime(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Runtime:
-    if migrate:
-        upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    if migrate:
-        restore_indexes(engine)
-    return Runtime(engine=engine, settings=settings, clock=clock or Clock())
 
 
 def build_services(rt: Runtime, notifiers: dict[str, Notifier] | None = None) -> Services:
@@ -82,7 +73,8 @@ async def metrics_view(request: web.Request) -> web.Response:
 
 def build_app(services: Services, *, with_platforms: bool = True, run_workers: bool = True) -> web.Application:
     """The `npsbot serve` application: webhooks, health, metrics, and the configured platforms."""
-    from handlers import connectors, webhooks
+    from handlers import webhooks
+    from handlers.connectors import routes as connectors
     from handlers.guard import quiet_malformed_http, refuse_malformed
 
     quiet_malformed_http()

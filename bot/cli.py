@@ -187,7 +187,7 @@ def import_csv(
                                                "typeform or google-forms (detected when left out).")] = None,
 ) -> None:
     """Import responses from a CSV file; exit status 1 when any row was rejected."""
-    from bot.app import build_runtime
+    from bot.runtime import build_runtime
     from handlers.connectors.csv_presets import FORMATS, detect, records_for
 
     if format is not None and format not in FORMATS:

@@ -39,3 +39,17 @@ class Services:
     rt: Runtime
     dispatcher: Dispatcher
     worker: DeliveryWorker
+
+
+def build_runtime(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> Runtime:
+    """A process's runtime: the database migrated (and an index a killed import left dropped
+    built again), its engine, the settings and a clock. Here, not in bot.app, so that a command
+    that serves nothing (`npsbot import`) starts without loading the web server's modules."""
+    from storage.db import make_engine, restore_indexes, upgrade
+
+    if migrate:
+        upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    if migrate:
+        restore_indexes(engine)
+    return Runtime(engine=engine, settings=settings, clock=clock or Clock())

@@ -18,7 +18,6 @@ from typing import IO, Any
 
 from bot.config import Settings, ToolFields
 from bot.csvimport import CsvRecord, RowMapper, read_records
-from handlers.connectors import qualtrics
 from handlers.connectors.common import build, normalize
 
 FORMATS = ("generic", "delighted", "surveymonkey", "qualtrics", "typeform", "google-forms")
@@ -200,6 +199,8 @@ def _surveymonkey(text: str | IO[str], config: ToolFields) -> tuple[Iterable[Csv
 
 
 def _qualtrics(text: str | IO[str], config: ToolFields) -> tuple[Iterable[CsvRecord], RowMapper]:
+    from handlers.connectors import qualtrics  # its webhook's module: loaded for this format only
+
     rows = _first_row(text, 3)
     import_row = len(rows) > 2 and any(c.startswith('{"ImportId"') for c in rows[2])
     headers, records, names = _read(text, 3 if import_row else 2)
