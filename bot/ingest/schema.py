@@ -98,6 +98,7 @@ class ResponseIn(BaseModel):
     source: Source = "api"
 
     def customer_said(self) -> CustomerSaid:
+        """The customer's external id and the CUSTOMER_FIELDS' values (None where left out)."""
         own = self.customer
         if own is None:
             return None, None
@@ -153,6 +154,7 @@ class CsvRowIn(BaseModel):
         return self.__pydantic_extra__ or None
 
     def customer_said(self) -> CustomerSaid:
+        """As ResponseIn.customer_said: the values in CUSTOMER_FIELDS' order."""
         return self.customer_id, (self.customer_name, self.customer_email, self.segment, self.arr, self.owner)
 
 
