@@ -76,7 +76,8 @@ def assign_rows(conn: Connection | Session, settings: Settings, rows: list[dict]
     """Set `theme`/`theme_source` on new response rows: detractors with a comment only.
 
     `themes`: the assigner to use (an import's writer builds one per transaction); else the current one."""
-    todo = [r for r in rows if r["category"] == Category.DETRACTOR.value and r.get("comment")]
+    detractor = Category.DETRACTOR.value  # an enum's value is a property: read once, not per row
+    todo = [r for r in rows if r["category"] == detractor and r.get("comment")]
     for r in rows:
         r.update(_NO_THEME)
     if not todo:
