@@ -10,6 +10,7 @@ ingest transaction and the stored theme is there for the alert, `show N`, filter
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import delete, func, insert, select, update
@@ -72,17 +73,18 @@ _NO_THEME = {"theme": None, "theme_source": None}
 
 
 def assign_rows(conn: Connection | Session, settings: Settings, rows: list[dict],
-                themes: Assigner | None = None) -> None:
+                themes: Callable[[], Assigner] | None = None) -> None:
     """Set `theme`/`theme_source` on new response rows: detractors with a comment only.
 
-    `themes`: the assigner to use (an import's writer builds one per transaction); else the current one."""
+    `themes`: gives the assigner to use (an import's writer keeps one per transaction); by
+    default the current one. Asked only when a row needs a theme."""
     detractor = Category.DETRACTOR.value  # an enum's value is a property: read once, not per row
     todo = [r for r in rows if r["category"] == detractor and r.get("comment")]
     for r in rows:
         r.update(_NO_THEME)
     if not todo:
         return
-    using = themes or assigner(conn, settings)
+    using = themes() if themes is not None else assigner(conn, settings)
     for r, a in zip(todo, using.assign_many([r["comment"] for r in todo]), strict=True):
         r["theme"], r["theme_source"] = a.theme, a.source
 

@@ -249,10 +249,19 @@ def validate_item(raw: Any, index: int | None = None) -> tuple[ResponseIn | None
 
 
 def validate_csv_row(cells: dict[str, str]) -> tuple[CsvRowIn | None, list[FieldError]]:
-    """Validate a row of the generic CSV (column -> cell); a blank cell is a column left out."""
+    """Validate a row of the generic CSV (column -> cell); a blank cell is a column left out, and
+    spaces around a cell do not count."""
+    given = {column: cell for column, cell in cells.items() if cell and not cell.isspace()}
     try:
-        given = {column: cell for column, cell in cells.items() if cell and not cell.isspace()}
         return _validate_csv_row(given), []
+    except ValidationError as exc:
+        # Text cells are stripped by the model, a date is not: a refused row is tried once more
+        # with every cell stripped (rarely needed, so the usual row pays nothing for it).
+        stripped = {column: cell.strip() for column, cell in given.items()}
+        if stripped == given:
+            return None, _field_errors(exc)
+    try:
+        return _validate_csv_row(stripped), []
     except ValidationError as exc:
         return None, _field_errors(exc)
 

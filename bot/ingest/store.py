@@ -26,6 +26,8 @@ from storage.db import session_scope
 from storage.models import Category, Customer, Response
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bot.theme_assign import Assigner
 
 Key = tuple[str, str]  # (source, external id): a response's identity
@@ -250,10 +252,10 @@ _key = operator.itemgetter("source", "external_id")  # a response row's Key, tak
 
 
 def store(session: Connection, rt: Runtime, batch: list[ResponseIn] | Prepared, customer_cache: dict | None = None,
-          learned: dict | None = None, *, unseen: bool = False, themes: Assigner | None = None) -> Stored:
+          learned: dict | None = None, *, unseen: bool = False, themes: Callable[[], Assigner] | None = None) -> Stored:
     """Insert responses unique on (source, id) that are new; open or join follow-ups.
 
-    `themes`: the theme assigner for the new answers' comments (default: the one in force now).
+    `themes`: gives the theme assigner for the new answers' comments (default: the one in force now).
 
     `unseen`: the caller expects none of the responses to be stored already (an import whose
     previous piece had no duplicate), so they are not looked up first; should one be, the insert

@@ -14,8 +14,10 @@ import for a customer or follow-up: each piece is its own transaction, retried l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import cache, partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
@@ -52,7 +54,7 @@ class StreamWriter:
         self.customers: dict = {}
         self._open: ExitStack | None = None
         self._conn: Connection | None = None
-        self._themes: Assigner | None = None
+        self._themes: Callable[[], Assigner] | None = None
         self._rows = 0
         self._opened_any = False
         # Whether the next piece is stored without looking its answers up first (bot.ingest.store):
@@ -73,8 +75,8 @@ class StreamWriter:
             self._open = ExitStack()
             self._conn = self._open.enter_context(write_connection(self.rt.engine))
             # Themes and corrections cannot change while this transaction holds SQLite's write
-            # lock: looked up once for its pieces, not once per piece.
-            self._themes = theme_service.assigner(self._conn, self.rt.settings)
+            # lock: looked up once for its pieces (when one first needs them), not once per piece.
+            self._themes = cache(partial(theme_service.assigner, self._conn, self.rt.settings))
         learned: dict = {}
         stored = None
         if self._unseen:

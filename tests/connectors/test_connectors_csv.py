@@ -82,6 +82,17 @@ def test_generic_rows_are_refused_naming_their_column_and_amounts_read_as_people
     assert (customer.external_id, customer.email, customer.arr) == ("c1", "ops@a.example", 48000.5)
 
 
+def test_a_generic_row_with_spaces_around_its_date_is_read_all_the_same(rt):
+    csv_text = "id,score,submitted_at\nr1, 7 , 2026-11-20T10:00:00Z \nr2,8,\t2026-11-19 10:00\nr3,8, soon \n"
+    records, mapper = records_for("generic", csv_text, rt.settings)
+    summary = import_records(rt, records, mapper=mapper)
+    assert summary.accepted == 2
+    assert [(r.line, r.reason) for r in summary.rejected] == [
+        (4, "submitted_at must be an ISO 8601 date-time such as 2026-11-20T10:00:00Z")]
+    when = {rid: as_utc(r.submitted_at) for rid, (r, _) in stored(rt, "api").items()}
+    assert when == {"r1": datetime(2026, 11, 20, 10, tzinfo=UTC), "r2": datetime(2026, 11, 19, 10, tzinfo=UTC)}
+
+
 def _import(rt, name: str, fmt: str | None = None):
     records, mapper = records_for(fmt or detect(text(name)), text(name), rt.settings)
     return import_records(rt, records, mapper=mapper)
