@@ -100,7 +100,7 @@ def _deferrable(engine: Engine) -> list:
 
 def restore_indexes(engine: Engine) -> None:
     """Build any deferred index that is missing: an import killed before its end left it dropped
-    (every process runs this at start, bot.app.build_runtime)."""
+    (every process runs this at start, bot.runtime.build_runtime)."""
     indexes = _deferrable(engine)
     if not indexes:
         return
@@ -118,9 +118,11 @@ def restore_indexes(engine: Engine) -> None:
                 cache = conn.exec_driver_sql("PRAGMA cache_size").scalar()
                 conn.exec_driver_sql("PRAGMA cache_size=-2000")
                 conn.exec_driver_sql("PRAGMA threads=1")
-                index.create(conn, checkfirst=True)
-                conn.exec_driver_sql("PRAGMA threads=0")
-                conn.exec_driver_sql(f"PRAGMA cache_size={int(cache or -2000)}")
+                try:
+                    index.create(conn, checkfirst=True)
+                finally:  # the pooled connection goes back as it came
+                    conn.exec_driver_sql("PRAGMA threads=0")
+                    conn.exec_driver_sql(f"PRAGMA cache_size={int(cache or -2000)}")
 
 
 @contextmanager
